@@ -1,0 +1,44 @@
+// Shared, reactive workspace state. Views read from `workspace`; `refresh()` reloads
+// everything over IPC. Kept outside components so future views (Data, Runs, Registry)
+// can share the same data and loading/error state.
+import { isTauri, listDatasets, listRuns, toAppError, workspaceInfo } from './api';
+import type { AppError, DatasetSummary, RunSummary, WorkspaceInfo } from './bindings';
+
+class WorkspaceStore {
+  /** False when running in a plain browser (no Tauri IPC bridge). */
+  readonly available: boolean = isTauri();
+  info = $state.raw<WorkspaceInfo | null>(null);
+  /** null until loaded successfully at least once (so a failed load is not shown as "empty"). */
+  datasets = $state.raw<DatasetSummary[] | null>(null);
+  runs = $state.raw<RunSummary[] | null>(null);
+  error = $state.raw<AppError | null>(null);
+  loading = $state(false);
+  /** Set once the first load has finished, whether it succeeded or failed. */
+  ready = $state(false);
+
+  async refresh(): Promise<void> {
+    if (this.loading) return;
+    if (!this.available) {
+      this.ready = true;
+      return;
+    }
+    this.loading = true;
+    const [info, datasets, runs] = await Promise.allSettled([workspaceInfo(), listDatasets(), listRuns()]);
+    let error: AppError | null = null;
+    if (info.status === 'fulfilled') this.info = info.value;
+    else error ??= toAppError(info.reason);
+    if (datasets.status === 'fulfilled') this.datasets = datasets.value;
+    else error ??= toAppError(datasets.reason);
+    if (runs.status === 'fulfilled') this.runs = runs.value;
+    else error ??= toAppError(runs.reason);
+    this.error = error;
+    this.loading = false;
+    this.ready = true;
+  }
+
+  dismissError(): void {
+    this.error = null;
+  }
+}
+
+export const workspace = new WorkspaceStore();
