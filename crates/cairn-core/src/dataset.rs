@@ -1,0 +1,189 @@
+//! Data sets and their immutable, content-hashed versions.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The logical type of a column, independent of the file format it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataType {
+    Boolean,
+    Integer,
+    Float,
+    String,
+    Date,
+    Timestamp,
+    /// Any other engine type, kept by name (e.g. `"DECIMAL(10,2)"`).
+    Other(String),
+}
+
+impl DataType {
+    /// Whether a model can read the column as a number without encoding.
+    pub fn is_numeric(&self) -> bool {
+        matches!(
+            self,
+            DataType::Boolean | DataType::Integer | DataType::Float
+        )
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataType::Boolean => f.write_str("boolean"),
+            DataType::Integer => f.write_str("integer"),
+            DataType::Float => f.write_str("float"),
+            DataType::String => f.write_str("string"),
+            DataType::Date => f.write_str("date"),
+            DataType::Timestamp => f.write_str("timestamp"),
+            DataType::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// One column of a data set version's schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    pub dtype: DataType,
+    pub nullable: bool,
+}
+
+/// An immutable version of a data set. `hash` is computed from the logical table (column names,
+/// types and values in row order), never from file bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetVersion {
+    pub name: String,
+    pub version: u32,
+    pub hash: String,
+    pub rows: u64,
+    pub columns: Vec<Column>,
+    /// File name the version was imported from (no directory: host paths never leave the machine).
+    pub source: String,
+    pub created_at: String,
+}
+
+impl DatasetVersion {
+    /// `name@version`, the stable way to name this version.
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// How a user addresses a data set version: `NAME`, `NAME@3`, `NAME@latest`, `NAME@<hash prefix>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetRef {
+    pub name: String,
+    pub selector: VersionSelector,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionSelector {
+    Latest,
+    Number(u32),
+    HashPrefix(String),
+}
+
+impl DatasetRef {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (name, sel) = match text.split_once('@') {
+            Some((n, s)) => (n, Some(s)),
+            None => (text, None),
+        };
+        if name.is_empty() {
+            return Err(format!(
+                "`{text}` has no data set name; write NAME, NAME@3, NAME@latest or NAME@<hash prefix>"
+            ));
+        }
+        let selector = match sel {
+            None | Some("latest") => VersionSelector::Latest,
+            Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && s.len() < 9 => {
+                VersionSelector::Number(
+                    s.parse()
+                        .map_err(|_| format!("bad version number in `{text}`"))?,
+                )
+            }
+            Some(s) if s.len() >= 4 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                VersionSelector::HashPrefix(s.to_ascii_lowercase())
+            }
+            Some(s) => {
+                return Err(format!(
+                    "`{s}` in `{text}` is neither a version number, `latest`, nor a hash prefix of at least 4 hex digits"
+                ));
+            }
+        };
+        Ok(Self {
+            name: name.to_string(),
+            selector,
+        })
+    }
+}
+
+/// Turns a file stem into a data set name: lower-case letters, digits and `_`, starting with a letter.
+pub fn dataset_name_from_stem(stem: &str) -> String {
+    let mut out: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        out.insert_str(0, "ds_");
+    }
+    out
+}
+
+/// Checks a user-given data set name.
+pub fn validate_dataset_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "data set name `{name}` is not allowed: use 1-64 letters, digits, `_` or `-`, starting with a letter"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_selector() {
+        let cases = [
+            ("iris", VersionSelector::Latest),
+            ("iris@latest", VersionSelector::Latest),
+            ("iris@3", VersionSelector::Number(3)),
+            ("iris@ABCD12", VersionSelector::HashPrefix("abcd12".into())),
+        ];
+        for (text, want) in cases {
+            assert_eq!(DatasetRef::parse(text).unwrap().selector, want, "{text}");
+        }
+        assert!(DatasetRef::parse("@3").is_err());
+        assert!(DatasetRef::parse("iris@x").is_err());
+        assert!(DatasetRef::parse("iris@ab").is_err());
+    }
+
+    #[test]
+    fn names_from_stems() {
+        assert_eq!(dataset_name_from_stem("Breast Cancer"), "breast_cancer");
+        assert_eq!(dataset_name_from_stem("2024-data"), "ds_2024_data");
+        assert!(validate_dataset_name("breast_cancer").is_ok());
+        assert!(validate_dataset_name("1x").is_err());
+        assert!(validate_dataset_name("a/b").is_err());
+    }
+}
