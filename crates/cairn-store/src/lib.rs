@@ -1,0 +1,86 @@
+//! The DuckDB store: one workspace file holding metadata (data set versions, runs, params, tags,
+//! metrics, artifacts) and the data itself, one table per content-hashed data set version.
+//!
+//! This crate knows DuckDB and the nouns of `cairn-core`; it must not know Candle, tantivy, Tauri
+//! or how a workspace directory is laid out beyond the one file it is handed.
+
+mod csv_check;
+mod error;
+mod ingest;
+mod migrate;
+mod runs;
+mod sql;
+
+pub use error::{ImportError, StoreError};
+pub use ingest::{FileFormat, ImportOutcome, ImportRequest};
+pub use migrate::SCHEMA_VERSION;
+pub use runs::NewRun;
+
+use duckdb::Connection;
+use std::path::Path;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An open DuckDB workspace database.
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)
+            .map_err(|e| StoreError::db(format!("opening {}", path.display()), e))?;
+        Self::from_connection(conn)
+    }
+
+    /// A hermetic in-memory twin for unit tests.
+    pub fn open_in_memory() -> Result<Store> {
+        let conn = Connection::open_in_memory()
+            .map_err(|e| StoreError::db("opening an in-memory database", e))?;
+        Self::from_connection(conn)
+    }
+
+    fn from_connection(conn: Connection) -> Result<Store> {
+        let store = Store { conn };
+        migrate::migrate(&store.conn)?;
+        Ok(store)
+    }
+
+    pub fn schema_version(&self) -> Result<u32> {
+        migrate::current_version(&self.conn)
+    }
+
+    /// The DuckDB library version, e.g. `v1.4.1`.
+    pub fn engine_version(&self) -> Result<String> {
+        self.conn
+            .query_row("SELECT version()", [], |r| r.get(0))
+            .map_err(|e| StoreError::db("reading version", e))
+    }
+
+    /// Writes everything to the main file (DuckDB otherwise does this on its own schedule).
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .execute_batch("CHECKPOINT")
+            .map_err(|e| StoreError::db("checkpoint", e))
+    }
+
+    /// Runs `f` inside one transaction: all of its writes land, or none do.
+    fn in_transaction<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.conn
+            .execute_batch("BEGIN TRANSACTION")
+            .map_err(|e| StoreError::db("begin", e))?;
+        match f(&self.conn) {
+            Ok(v) => {
+                self.conn
+                    .execute_batch("COMMIT")
+                    .map_err(|e| StoreError::db("commit", e))?;
+                Ok(v)
+            }
+            Err(err) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(err)
+            }
+        }
+    }
+}

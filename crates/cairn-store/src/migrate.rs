@@ -1,0 +1,138 @@
+//! Versioned schema migrations. Each entry runs once, in order, inside one transaction with the
+//! bump of `schema_version`; never edit a shipped migration, add the next one.
+
+use crate::{Result, StoreError};
+use duckdb::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    r#"
+    CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+    CREATE TABLE dataset_versions (
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        hash VARCHAR NOT NULL,
+        rows BIGINT NOT NULL,
+        columns_json VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        table_name VARCHAR NOT NULL,
+        parent_version INTEGER,
+        created_at VARCHAR NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE TABLE runs (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        dataset VARCHAR NOT NULL,
+        dataset_hash VARCHAR NOT NULL,
+        target VARCHAR NOT NULL,
+        seed UBIGINT NOT NULL,
+        params_json VARCHAR NOT NULL,
+        tags_json VARCHAR NOT NULL,
+        environment_json VARCHAR NOT NULL,
+        pid BIGINT,
+        created_at VARCHAR NOT NULL,
+        finished_at VARCHAR,
+        error VARCHAR,
+        seq BIGINT NOT NULL
+    );
+    CREATE TABLE run_params (
+        run_id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        num DOUBLE,
+        text VARCHAR,
+        value_json VARCHAR NOT NULL
+    );
+    CREATE TABLE run_tags (run_id VARCHAR NOT NULL, key VARCHAR NOT NULL, value VARCHAR NOT NULL);
+    CREATE TABLE metrics (
+        run_id VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        step BIGINT NOT NULL,
+        value DOUBLE NOT NULL
+    );
+    CREATE TABLE artifacts (
+        run_id VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        size BIGINT NOT NULL
+    );
+    INSERT INTO meta VALUES ('change_seq', '0');
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+pub(crate) fn current_version(conn: &Connection) -> Result<u32> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at VARCHAR NOT NULL)")
+        .map_err(|e| StoreError::db("creating schema_migrations", e))?;
+    conn.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|v| v as u32)
+    .map_err(|e| StoreError::db("reading the schema version", e))
+}
+
+pub(crate) fn migrate(conn: &Connection) -> Result<()> {
+    let found = current_version(conn)?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = i as u32 + 1;
+        let batch = format!(
+            "BEGIN TRANSACTION; {sql}; INSERT INTO schema_migrations VALUES ({version}, '{}'); COMMIT;",
+            cairn_core::now_rfc3339()
+        );
+        if let Err(e) = conn.execute_batch(&batch) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(StoreError::db(
+                format!("applying schema migration {version}"),
+                e,
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.duckdb");
+        {
+            let conn = Connection::open(&path).unwrap();
+            migrate(&conn).unwrap();
+            assert_eq!(current_version(&conn).unwrap(), SCHEMA_VERSION);
+        }
+        let conn = Connection::open(&path).unwrap();
+        migrate(&conn).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n as u32, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        conn.execute_batch("INSERT INTO schema_migrations VALUES (999, 'x')")
+            .unwrap();
+        assert!(matches!(
+            migrate(&conn),
+            Err(StoreError::TooNew { found: 999, .. })
+        ));
+    }
+}
