@@ -1,0 +1,424 @@
+//! Deterministic, self-describing zip bundles: the way a model leaves the machine.
+//!
+//! A bundle is a zip whose entries are sorted by path, stamped with a fixed time (1980-01-01)
+//! and fixed permissions (0644), and described by `manifest.json`: the SHA-256 and size of every
+//! other entry and a root hash over them. The same entries always give byte-identical bytes.
+//! `verify` checks every hash and names each modified, added, removed or unreadable entry.
+//!
+//! This crate knows zip and JSON; it must not know DuckDB, Candle, tantivy or Tauri, nor what a
+//! run is beyond the id it is handed. The format is documented in `docs/formats/bundle.md`.
+
+use cairn_core::sha256_hex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read, Write};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
+
+/// The version of the bundle layout written by this build.
+pub const FORMAT_VERSION: u32 = 1;
+pub const MANIFEST: &str = "manifest.json";
+
+/// Reading limits that keep a hostile zip from exhausting the machine.
+pub const MAX_ENTRIES: usize = 10_000;
+pub const MAX_ENTRY_BYTES: u64 = 2 << 30;
+pub const MAX_TOTAL_BYTES: u64 = 8 << 30;
+/// Deflate rarely exceeds ~1000:1 even on zeros; more than this is a zip bomb.
+pub const MAX_RATIO: u64 = 1_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("`{path}` is not a bundle Cairn can read: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("bundle entry `{entry}` is refused: {reason}")]
+    Hostile { entry: String, reason: String },
+    #[error("cannot write the bundle: {0}")]
+    Write(String),
+}
+
+pub type Result<T, E = BundleError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    pub path: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub kind: String,
+    pub run_id: String,
+    pub created_by: String,
+    /// Every entry but the manifest itself, sorted by path.
+    pub entries: Vec<ManifestEntry>,
+    /// SHA-256 over the lines `"<sha256>  <path>\n"` of `entries`, in order (`sha256sum` format).
+    pub root_hash: String,
+}
+
+impl Manifest {
+    fn root_hash_of(entries: &[ManifestEntry]) -> String {
+        let text: String = entries
+            .iter()
+            .map(|e| format!("{}  {}\n", e.sha256, e.path))
+            .collect();
+        sha256_hex(text.as_bytes())
+    }
+}
+
+/// Entries whose bytes gain nothing from deflate are stored as they are.
+fn stored(path: &str) -> bool {
+    path.ends_with(".safetensors") || path.ends_with(".parquet") || path.ends_with(".onnx")
+}
+
+/// Checks an entry path: relative, `/`-separated, no `..`, no empty or odd parts.
+pub fn check_entry_path(path: &str) -> Result<()> {
+    let refuse = |reason: &str| {
+        Err(BundleError::Hostile {
+            entry: path.to_string(),
+            reason: reason.into(),
+        })
+    };
+    if path.is_empty() || path.len() > 512 {
+        return refuse("the path is empty or longer than 512 bytes");
+    }
+    if path.starts_with('/') || path.contains('\\') || path.contains(':') {
+        return refuse("absolute paths, drive letters and backslashes are not allowed");
+    }
+    if path
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        return refuse("the path has an empty, `.` or `..` part (zip-slip)");
+    }
+    if path.chars().any(|c| c.is_control()) {
+        return refuse("the path holds control characters");
+    }
+    Ok(())
+}
+
+/// Writes a bundle of `entries` (path → bytes) plus its manifest, deterministically.
+pub fn write_bundle(
+    run_id: &str,
+    created_by: &str,
+    entries: &BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<u8>> {
+    let mut listed = Vec::with_capacity(entries.len());
+    for (path, bytes) in entries {
+        check_entry_path(path)?;
+        if path == MANIFEST {
+            return Err(BundleError::Write(format!(
+                "`{MANIFEST}` is written by Cairn itself"
+            )));
+        }
+        listed.push(ManifestEntry {
+            path: path.clone(),
+            sha256: sha256_hex(bytes),
+            size: bytes.len() as u64,
+        });
+    }
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        kind: "cairn-bundle".into(),
+        run_id: run_id.into(),
+        created_by: created_by.into(),
+        root_hash: Manifest::root_hash_of(&listed),
+        entries: listed,
+    };
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+
+    let mut all: Vec<(&str, &[u8])> = entries
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
+    all.push((MANIFEST, &manifest_bytes));
+    all.sort_by(|a, b| a.0.cmp(b.0));
+
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    let werr = |e: zip::result::ZipError| BundleError::Write(e.to_string());
+    for (path, bytes) in all {
+        let method = if stored(path) {
+            CompressionMethod::Stored
+        } else {
+            CompressionMethod::Deflated
+        };
+        let options = SimpleFileOptions::default()
+            .compression_method(method)
+            .last_modified_time(DateTime::default())
+            .unix_permissions(0o644)
+            .large_file(bytes.len() as u64 >= u32::MAX as u64);
+        zip.start_file(path, options).map_err(werr)?;
+        zip.write_all(bytes)
+            .map_err(|e| BundleError::Write(e.to_string()))?;
+    }
+    Ok(zip.finish().map_err(werr)?.into_inner())
+}
+
+/// One thing wrong with a bundle, naming the entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub entry: String,
+    pub issue: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifyReport {
+    pub manifest: Manifest,
+    /// Empty when every entry is present, listed and matches its hash.
+    pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Reads every entry of a zip, refusing hostile archives before returning anything.
+pub fn read_entries(
+    shown: &str,
+    bytes: &[u8],
+) -> Result<(BTreeMap<String, Vec<u8>>, Vec<Problem>)> {
+    let unreadable = |reason: String| BundleError::Unreadable {
+        path: shown.to_string(),
+        reason,
+    };
+    let mut archive = ZipArchive::new(Cursor::new(bytes)).map_err(|e| unreadable(e.to_string()))?;
+    if archive.len() > MAX_ENTRIES {
+        return Err(unreadable(format!(
+            "it has {} entries; the limit is {MAX_ENTRIES}",
+            archive.len()
+        )));
+    }
+    let mut out = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut total = 0u64;
+    for i in 0..archive.len() {
+        let mut file = archive.by_index(i).map_err(|e| unreadable(e.to_string()))?;
+        let name = file
+            .name()
+            .map_err(|e| unreadable(format!("entry {i} has an unreadable name ({e})")))?
+            .to_string();
+        check_entry_path(&name)?;
+        if file.is_symlink() {
+            return Err(BundleError::Hostile {
+                entry: name,
+                reason: "symbolic links are not allowed".into(),
+            });
+        }
+        if file.is_dir() {
+            continue;
+        }
+        if out.contains_key(&name) {
+            return Err(BundleError::Hostile {
+                entry: name,
+                reason: "the name appears twice in the zip".into(),
+            });
+        }
+        let size = file.size();
+        total = total.saturating_add(size);
+        if size > MAX_ENTRY_BYTES || total > MAX_TOTAL_BYTES {
+            return Err(BundleError::Hostile {
+                entry: name,
+                reason: format!("{size} bytes unpacked is over the size limit"),
+            });
+        }
+        if size / file.compressed_size().max(1) > MAX_RATIO {
+            return Err(BundleError::Hostile {
+                entry: name,
+                reason: format!(
+                    "it unpacks {}× its packed size (a zip bomb?)",
+                    size / file.compressed_size().max(1)
+                ),
+            });
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        match file.by_ref().take(size + 1).read_to_end(&mut buf) {
+            Ok(_) if buf.len() as u64 == size => {
+                out.insert(name, buf);
+            }
+            Ok(_) => problems.push(Problem {
+                entry: name,
+                issue: "its unpacked size differs from the zip's header".into(),
+            }),
+            Err(e) => problems.push(Problem {
+                entry: name,
+                issue: format!("it cannot be read back ({e}); the entry was modified"),
+            }),
+        }
+    }
+    Ok((out, problems))
+}
+
+/// Checks a bundle: the manifest parses, every listed entry is present with its hash and size,
+/// nothing unlisted is present, and the root hash matches.
+pub fn verify(shown: &str, bytes: &[u8]) -> Result<VerifyReport> {
+    let (entries, mut problems) = read_entries(shown, bytes)?;
+    let unreadable = |reason: String| BundleError::Unreadable {
+        path: shown.to_string(),
+        reason,
+    };
+    let manifest_bytes = entries
+        .get(MANIFEST)
+        .ok_or_else(|| unreadable(format!("it has no readable `{MANIFEST}`")))?;
+    let manifest: Manifest = serde_json::from_slice(manifest_bytes)
+        .map_err(|e| unreadable(format!("`{MANIFEST}` is not valid: {e}")))?;
+    if manifest.format_version > FORMAT_VERSION {
+        return Err(unreadable(format!(
+            "format_version {} is newer than this Cairn reads ({FORMAT_VERSION}); upgrade Cairn",
+            manifest.format_version
+        )));
+    }
+    let unreadable_entries: Vec<String> = problems.iter().map(|p| p.entry.clone()).collect();
+    for listed in &manifest.entries {
+        match entries.get(&listed.path) {
+            Some(bytes) => {
+                let actual = sha256_hex(bytes);
+                if actual != listed.sha256 || bytes.len() as u64 != listed.size {
+                    problems.push(Problem {
+                        entry: listed.path.clone(),
+                        issue: format!(
+                            "modified: SHA-256 is {actual}, the manifest says {}",
+                            listed.sha256
+                        ),
+                    });
+                }
+            }
+            None if unreadable_entries.contains(&listed.path) => {}
+            None => problems.push(Problem {
+                entry: listed.path.clone(),
+                issue: "removed: listed in the manifest but missing".into(),
+            }),
+        }
+    }
+    for path in entries.keys().filter(|p| p.as_str() != MANIFEST) {
+        if !manifest.entries.iter().any(|e| &e.path == path) {
+            problems.push(Problem {
+                entry: path.clone(),
+                issue: "added: present but not listed in the manifest".into(),
+            });
+        }
+    }
+    if Manifest::root_hash_of(&manifest.entries) != manifest.root_hash {
+        problems.push(Problem {
+            entry: MANIFEST.into(),
+            issue: "modified: the root hash does not match the listed entries".into(),
+        });
+    }
+    Ok(VerifyReport { manifest, problems })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> BTreeMap<String, Vec<u8>> {
+        BTreeMap::from([
+            (
+                "model/weights.safetensors".to_string(),
+                (0..200u8).collect::<Vec<u8>>(),
+            ),
+            ("run.json".to_string(), br#"{"name":"x"}"#.to_vec()),
+        ])
+    }
+
+    fn entry_offset(bytes: &[u8], name: &str) -> (usize, usize) {
+        let mut a = ZipArchive::new(Cursor::new(bytes)).unwrap();
+        let f = a.by_name(name).unwrap();
+        (
+            f.data_start().unwrap() as usize,
+            f.compressed_size() as usize,
+        )
+    }
+
+    #[test]
+    fn deterministic_and_verifies() {
+        let a = write_bundle("r1", "cairn test", &sample()).unwrap();
+        let b = write_bundle("r1", "cairn test", &sample()).unwrap();
+        assert_eq!(a, b);
+        let report = verify("a.zip", &a).unwrap();
+        assert!(report.ok(), "{:?}", report.problems);
+        assert_eq!(report.manifest.entries.len(), 2);
+    }
+
+    #[test]
+    fn every_tamper_is_named() {
+        let good = write_bundle("r1", "t", &sample()).unwrap();
+        // Flip one byte inside the stored weights.
+        let (start, len) = entry_offset(&good, "model/weights.safetensors");
+        let mut flipped = good.clone();
+        flipped[start + len / 2] ^= 0x01;
+        let r = verify("f.zip", &flipped).unwrap();
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert_eq!(r.problems[0].entry, "model/weights.safetensors");
+
+        // Add an entry / remove an entry: rebuild the zip around the same manifest.
+        let (entries, _) = read_entries("g", &good).unwrap();
+        let rezip = |entries: &BTreeMap<String, Vec<u8>>| {
+            let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+            for (p, b) in entries {
+                z.start_file(p.as_str(), SimpleFileOptions::default())
+                    .unwrap();
+                z.write_all(b).unwrap();
+            }
+            z.finish().unwrap().into_inner()
+        };
+        let mut added = entries.clone();
+        added.insert("extra.txt".into(), b"hi".to_vec());
+        let r = verify("a.zip", &rezip(&added)).unwrap();
+        assert_eq!(
+            r.problems,
+            vec![Problem {
+                entry: "extra.txt".into(),
+                issue: "added: present but not listed in the manifest".into()
+            }]
+        );
+        let mut removed = entries.clone();
+        removed.remove("run.json");
+        let r = verify("r.zip", &rezip(&removed)).unwrap();
+        assert_eq!(r.problems[0].entry, "run.json");
+        assert!(r.problems[0].issue.starts_with("removed"));
+    }
+
+    #[test]
+    fn hostile_paths_are_refused() {
+        for bad in [
+            "../evil",
+            "/etc/passwd",
+            "a/../../b",
+            "C:\\x",
+            "a//b",
+            "./a",
+        ] {
+            assert!(check_entry_path(bad).is_err(), "{bad}");
+        }
+        assert!(check_entry_path("model/weights.safetensors").is_ok());
+        let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+        z.start_file("../../escape.txt", SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(b"x").unwrap();
+        let bytes = z.finish().unwrap().into_inner();
+        assert!(matches!(
+            read_entries("h.zip", &bytes),
+            Err(BundleError::Hostile { .. })
+        ));
+    }
+
+    #[test]
+    fn zip_bombs_are_refused() {
+        let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+        z.start_file(
+            "zeros.bin",
+            SimpleFileOptions::default().compression_method(CompressionMethod::Deflated),
+        )
+        .unwrap();
+        z.write_all(&vec![0u8; 20 << 20]).unwrap();
+        let bytes = z.finish().unwrap().into_inner();
+        let err = read_entries("b.zip", &bytes).unwrap_err().to_string();
+        assert!(
+            err.contains("zeros.bin") && err.contains("zip bomb"),
+            "{err}"
+        );
+    }
+}
