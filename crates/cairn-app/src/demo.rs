@@ -1,0 +1,109 @@
+//! `cairn demo`: the whole lifecycle on the bundled breast-cancer data.
+
+use crate::{AppError, Result, TrainRequest, Workspace};
+use cairn_core::{ProgressObserver, Step};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// The Wisconsin breast cancer data set, as shipped in `sample-data/` (see its data card).
+const BREAST_CANCER_CSV: &[u8] = include_bytes!("../../../sample-data/breast_cancer.csv");
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoSummary {
+    pub workspace: String,
+    pub dataset: String,
+    pub data_version_hash: String,
+    pub run_id: String,
+    pub run_name: String,
+    pub test_accuracy: f64,
+    pub bundle_path: String,
+    pub bundle_root_hash: String,
+    pub bundle_verified: bool,
+    pub search_hits: usize,
+}
+
+pub const DEMO_RUN: &str = "demo-logistic";
+
+impl Workspace {
+    /// Import → train → search → bundle → verify, reporting each stage.
+    pub fn demo(&mut self, observer: &mut dyn ProgressObserver) -> Result<DemoSummary> {
+        let stage = |observer: &mut dyn ProgressObserver, done: u64, message: &str| {
+            observer.on_step(&Step {
+                stage: "demo".into(),
+                done,
+                total: Some(5),
+                message: message.into(),
+            })
+        };
+        let _ = stage(
+            observer,
+            0,
+            "importing sample-data/breast_cancer.csv into DuckDB",
+        );
+        let scratch = self.root().join("samples");
+        std::fs::create_dir_all(&scratch)
+            .map_err(|e| AppError::io(format!("creating {}", scratch.display()), e))?;
+        let csv = scratch.join("breast_cancer.csv");
+        std::fs::write(&csv, BREAST_CANCER_CSV)
+            .map_err(|e| AppError::io(format!("writing {}", csv.display()), e))?;
+        let imported = self.import_dataset(&csv, Some("breast_cancer"), None);
+        let _ = std::fs::remove_dir_all(&scratch);
+        let version = imported?.version;
+
+        let _ = stage(
+            observer,
+            1,
+            "training logistic regression with Candle (seed 42)",
+        );
+        let run = self.train(
+            &TrainRequest {
+                dataset: version.label(),
+                target: "target".into(),
+                model: "logistic".into(),
+                seed: 42,
+                name: Some(DEMO_RUN.into()),
+                tags: BTreeMap::from([("purpose".into(), "demo".into())]),
+                params: BTreeMap::new(),
+            },
+            observer,
+        )?;
+
+        let _ = stage(
+            observer,
+            2,
+            "finding the run again through the search index",
+        );
+        let search_hits = self
+            .search(DEMO_RUN, 10)?
+            .iter()
+            .filter(|r| r.id == run.id)
+            .count();
+
+        let _ = stage(observer, 3, "exporting a bundle");
+        let bundle_path = self
+            .root()
+            .join("bundles")
+            .join(format!("{DEMO_RUN}-{}.zip", run.id.short()));
+        let bundle = self.export_bundle(run.id.as_str(), &bundle_path)?;
+
+        let _ = stage(observer, 4, "verifying the bundle");
+        let report = crate::verify_bundle(&bundle_path)?;
+        let _ = stage(observer, 5, "done");
+        Ok(DemoSummary {
+            workspace: self.root().display().to_string(),
+            dataset: version.label(),
+            data_version_hash: version.hash,
+            run_id: run.id.as_str().to_string(),
+            run_name: run.name,
+            test_accuracy: run
+                .metrics
+                .get("test_accuracy")
+                .copied()
+                .unwrap_or(f64::NAN),
+            bundle_path: bundle.path,
+            bundle_root_hash: bundle.root_hash,
+            bundle_verified: report.ok(),
+            search_hits,
+        })
+    }
+}

@@ -1,0 +1,32 @@
+//! The one API boundary of Cairn: a [`Workspace`] handle and the use cases the CLI and the
+//! desktop app both call — import, train, list, search, bundle, demo.
+//!
+//! This is the only crate that wires the engines (`cairn-store`, `cairn-train`, `cairn-search`,
+//! `cairn-bundle`) together. It must not know clap, Tauri, terminals or windows: it reports
+//! progress through [`cairn_core::ProgressObserver`] and errors as [`AppError`] with a stable code.
+
+mod artifacts;
+mod bundle;
+mod demo;
+mod environment;
+mod error;
+pub mod json;
+mod lock;
+mod train;
+mod workspace;
+
+pub use bundle::{BundleSummary, verify_bundle};
+pub use cairn_bundle::{Problem, VerifyReport};
+pub use cairn_core::{
+    DatasetVersion, ParamValue, Progress, ProgressObserver, Run, RunStatus, Step, parse_key_value,
+};
+pub use cairn_store::{FileFormat, ImportOutcome};
+pub use demo::DemoSummary;
+pub use error::{AppError, ErrorCode};
+pub use train::TrainRequest;
+pub use workspace::{RunDetail, Workspace, default_workspace_dir};
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// This build's version, recorded in runs and bundles.
+pub const CAIRN_VERSION: &str = env!("CARGO_PKG_VERSION");

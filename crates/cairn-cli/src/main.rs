@@ -1,0 +1,272 @@
+//! `cairn`: the command-line face of Cairn. Glue only: parse arguments, call `cairn-app`,
+//! print the result for people (tables, progress bars) or for programs (`--json`).
+
+mod output;
+mod progress;
+
+use anyhow::Result;
+use cairn_app::{AppError, FileFormat, ParamValue, TrainRequest, Workspace};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use output::Output;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "cairn",
+    version,
+    about = "Cairn: the offline ML lifecycle workbench",
+    propagate_version = true
+)]
+struct Cli {
+    /// Workspace folder (default: the platform data folder, e.g. ~/.local/share/cairn/workspace).
+    #[arg(long, global = true, env = "CAIRN_WORKSPACE", value_name = "DIR")]
+    workspace: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create (or open) the workspace and print where it is.
+    Init,
+    /// Data sets: import files as immutable versions and list them.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Train a model on a data set version and record the run.
+    Train(TrainArgs),
+    /// List and inspect runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Find runs by words in their name, tags, params, model or data set.
+    Search {
+        /// Words to find; `name:`, `tags:`, `params:` restrict a word to one field.
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Export and verify bundles.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+    /// Maintain the search index.
+    #[command(subcommand)]
+    Index(IndexCommand),
+    /// Walk the lifecycle on the bundled sample data: import, train, search, bundle, verify.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Import a CSV, TSV, Parquet or JSON file as a new version of a data set.
+    Import {
+        path: PathBuf,
+        /// Data set name (default: from the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// File format (default: from the extension).
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
+    },
+    /// List data sets (latest version of each).
+    List,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Csv,
+    Parquet,
+    Json,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Data set version: NAME, NAME@3, NAME@latest or NAME@<hash prefix>.
+    #[arg(long)]
+    data: String,
+    /// Column to predict.
+    #[arg(long)]
+    target: String,
+    #[arg(long, default_value = "logistic")]
+    model: String,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Run name (default: DATASET-MODEL-xxxx).
+    #[arg(long)]
+    name: Option<String>,
+    /// A tag, KEY=VALUE (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    tags: Vec<String>,
+    /// A hyperparameter, KEY=VALUE, typed as int, float, bool, list or string (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum RunsCommand {
+    /// List runs, newest first.
+    List,
+    /// Show one run (by id, id prefix or name) with its params, metrics and artifacts.
+    Show { run: String },
+}
+
+#[derive(Subcommand)]
+enum BundleCommand {
+    /// Write a finished run's bundle.
+    Export {
+        run: String,
+        #[arg(short, long, value_name = "FILE.zip")]
+        out: PathBuf,
+    },
+    /// Check every entry of a bundle against its manifest.
+    Verify { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum IndexCommand {
+    /// Rebuild the search index from the workspace database.
+    Rebuild,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+    let out = Output::new(cli.json);
+    match run(&cli, &out) {
+        Ok(code) => code,
+        Err(err) => {
+            out.error(&err);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn workspace_dir(cli: &Cli) -> Result<PathBuf, AppError> {
+    match &cli.workspace {
+        Some(dir) => Ok(dir.clone()),
+        None => cairn_app::default_workspace_dir(),
+    }
+}
+
+fn open(cli: &Cli) -> Result<Workspace, AppError> {
+    Workspace::open(&workspace_dir(cli)?)
+}
+
+fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
+    match &cli.command {
+        Command::Init => {
+            let ws = open(cli)?;
+            out.info(&ws.info()?)?;
+        }
+        Command::Data(DataCommand::Import { path, name, format }) => {
+            let mut ws = open(cli)?;
+            let format = format.map(|f| match f {
+                FormatArg::Csv => FileFormat::Csv,
+                FormatArg::Parquet => FileFormat::Parquet,
+                FormatArg::Json => FileFormat::Json,
+            });
+            let mut bar = progress::Bar::new(out.is_json(), "import");
+            bar.spin(&format!("importing {}", path.display()));
+            let outcome = ws.import_dataset(path, name.as_deref(), format);
+            bar.finish();
+            out.imported(&outcome?)?;
+        }
+        Command::Data(DataCommand::List) => out.datasets(&open(cli)?.datasets()?)?,
+        Command::Train(args) => {
+            let req = train_request(args)?;
+            let mut ws = open(cli)?;
+            let cancel = progress::cancel_on_ctrl_c();
+            let mut bar = progress::Bar::new(out.is_json(), "train");
+            let result = ws.train(&req, &mut bar.observer(&cancel));
+            bar.finish();
+            let run = result?;
+            out.run_detail(&ws.run(run.id.as_str())?)?;
+            if run.status != cairn_app::RunStatus::Finished {
+                return Ok(ExitCode::from(130));
+            }
+        }
+        Command::Runs(RunsCommand::List) => out.runs(&open(cli)?.runs()?)?,
+        Command::Runs(RunsCommand::Show { run }) => out.run_detail(&open(cli)?.run(run)?)?,
+        Command::Search { query, limit } => {
+            out.runs(&open(cli)?.search(&query.join(" "), *limit)?)?
+        }
+        Command::Bundle(BundleCommand::Export { run, out: file }) => {
+            out.bundle(&open(cli)?.export_bundle(run, file)?)?;
+        }
+        Command::Bundle(BundleCommand::Verify { file }) => {
+            let report = cairn_app::verify_bundle(file)?;
+            out.verify(file, &report)?;
+            if !report.ok() {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Index(IndexCommand::Rebuild) => {
+            let mut ws = open(cli)?;
+            ws.rebuild_index()?;
+            out.message(
+                &format!("rebuilt the search index of {}", ws.root().display()),
+                &ws.info()?,
+            )?;
+        }
+        Command::Demo => {
+            let dir = match &cli.workspace {
+                Some(dir) => dir.clone(),
+                None => fresh_demo_dir()?,
+            };
+            let mut ws = Workspace::open(&dir)?;
+            let cancel = progress::cancel_on_ctrl_c();
+            let mut bar = progress::Bar::new(out.is_json(), "demo");
+            let summary = ws.demo(&mut bar.observer(&cancel));
+            bar.finish();
+            out.demo(&summary?)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A new, empty folder beside the default workspace for a demo run.
+fn fresh_demo_dir() -> Result<PathBuf, AppError> {
+    let base = cairn_app::default_workspace_dir()?;
+    let parent = base.parent().unwrap_or(Path::new("."));
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Ok(parent.join(format!("demo-{stamp}")))
+}
+
+fn train_request(args: &TrainArgs) -> Result<TrainRequest, AppError> {
+    let kv = |text: &String| {
+        cairn_app::parse_key_value(text).map_err(|e| AppError::invalid(e.to_string()))
+    };
+    let mut tags = BTreeMap::new();
+    for t in &args.tags {
+        let (k, v) = kv(t)?;
+        tags.insert(k, v);
+    }
+    let mut params = BTreeMap::new();
+    for p in &args.params {
+        let (k, v) = kv(p)?;
+        params.insert(k, ParamValue::infer(&v));
+    }
+    Ok(TrainRequest {
+        dataset: args.data.clone(),
+        target: args.target.clone(),
+        model: args.model.clone(),
+        seed: args.seed,
+        name: args.name.clone(),
+        tags,
+        params,
+    })
+}

@@ -1,0 +1,292 @@
+//! Printing results: aligned text for people, one JSON document on stdout with `--json`.
+
+use cairn_app::json::{DatasetSummary, WorkspaceInfo};
+use cairn_app::{AppError, BundleSummary, DemoSummary, Run, RunDetail, VerifyReport};
+use serde::Serialize;
+use serde_json::json;
+use std::path::Path;
+
+pub struct Output {
+    json: bool,
+}
+
+type R = Result<(), AppError>;
+
+impl Output {
+    pub fn new(json: bool) -> Self {
+        Output { json }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    fn print_json<T: Serialize + ?Sized>(&self, value: &T) -> R {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).expect("output serialises")
+        );
+        Ok(())
+    }
+
+    pub fn error(&self, err: &AppError) {
+        if self.json {
+            let dto = cairn_app::json::AppError::from(err);
+            println!("{}", json!({ "error": dto }));
+        }
+        eprintln!("error: {}", err.message);
+    }
+
+    pub fn message<T: Serialize>(&self, text: &str, value: &T) -> R {
+        if self.json {
+            self.print_json(value)
+        } else {
+            println!("{text}");
+            Ok(())
+        }
+    }
+
+    pub fn info(&self, info: &WorkspaceInfo) -> R {
+        if self.json {
+            return self.print_json(info);
+        }
+        println!("workspace  {}", info.path);
+        println!("schema     v{}", info.schema_version);
+        println!("data sets  {}", info.datasets);
+        println!("runs       {}", info.runs);
+        Ok(())
+    }
+
+    pub fn imported(&self, outcome: &cairn_app::ImportOutcome) -> R {
+        let v = &outcome.version;
+        if self.json {
+            return self.print_json(&json!({ "created": outcome.created, "version": v }));
+        }
+        let verb = if outcome.created {
+            "imported"
+        } else {
+            "unchanged: identical to existing"
+        };
+        println!(
+            "{verb} {} ({} rows × {} columns)",
+            v.label(),
+            v.rows,
+            v.columns.len()
+        );
+        println!("hash {}", v.hash);
+        Ok(())
+    }
+
+    pub fn datasets(&self, list: &[DatasetSummary]) -> R {
+        if self.json {
+            return self.print_json(list);
+        }
+        if list.is_empty() {
+            println!("no data sets yet; import one with `cairn data import FILE`");
+            return Ok(());
+        }
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|d| {
+                vec![
+                    d.name.clone(),
+                    format!("v{}", d.version),
+                    d.rows.to_string(),
+                    d.columns.to_string(),
+                    d.hash[..12].to_string(),
+                    d.source.clone(),
+                ]
+            })
+            .collect();
+        table(
+            &["NAME", "VERSION", "ROWS", "COLUMNS", "HASH", "SOURCE"],
+            &rows,
+        );
+        Ok(())
+    }
+
+    pub fn runs(&self, runs: &[Run]) -> R {
+        if self.json {
+            let list: Vec<cairn_app::json::RunSummary> =
+                runs.iter().cloned().map(Into::into).collect();
+            return self.print_json(&list);
+        }
+        if runs.is_empty() {
+            println!("no runs");
+            return Ok(());
+        }
+        let rows: Vec<Vec<String>> = runs
+            .iter()
+            .map(|r| {
+                vec![
+                    r.id.short().to_string(),
+                    r.name.clone(),
+                    r.status.to_string(),
+                    r.model.clone(),
+                    r.dataset.clone(),
+                    r.metrics
+                        .get("test_accuracy")
+                        .map_or("-".into(), |a| format!("{a:.4}")),
+                    r.created_at.clone(),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "ID", "NAME", "STATUS", "MODEL", "DATA", "TEST ACC", "CREATED",
+            ],
+            &rows,
+        );
+        Ok(())
+    }
+
+    pub fn run_detail(&self, d: &RunDetail) -> R {
+        if self.json {
+            return self.print_json(d);
+        }
+        let r = &d.run;
+        println!("run       {} ({})", r.name, r.id);
+        println!(
+            "status    {}{}",
+            r.status,
+            r.error
+                .as_ref()
+                .map(|e| format!(" — {e}"))
+                .unwrap_or_default()
+        );
+        println!(
+            "model     {}  target {}  seed {}",
+            r.model, r.target, r.seed
+        );
+        println!(
+            "data      {} ({})",
+            r.dataset,
+            &r.dataset_hash[..12.min(r.dataset_hash.len())]
+        );
+        println!(
+            "created   {}{}",
+            r.created_at,
+            r.finished_at
+                .as_ref()
+                .map(|f| format!("  finished {f}"))
+                .unwrap_or_default()
+        );
+        if !r.tags.is_empty() {
+            println!(
+                "tags      {}",
+                r.tags
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+            );
+        }
+        println!(
+            "params    {}",
+            r.params
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+        );
+        for (k, v) in &r.metrics {
+            let steps = d.history.get(k).map_or(0, Vec::len);
+            println!("metric    {k:<16} {v:.6}  ({steps} steps)");
+        }
+        for a in &d.artifacts {
+            println!(
+                "artifact  {:<28} {} bytes  sha256 {}",
+                a.path,
+                a.size,
+                &a.sha256[..12]
+            );
+        }
+        Ok(())
+    }
+
+    pub fn bundle(&self, b: &BundleSummary) -> R {
+        if self.json {
+            return self.print_json(b);
+        }
+        println!(
+            "wrote {} ({} entries, {} bytes)",
+            b.path, b.entries, b.bytes
+        );
+        println!("root hash {}", b.root_hash);
+        Ok(())
+    }
+
+    pub fn verify(&self, file: &Path, report: &VerifyReport) -> R {
+        if self.json {
+            return self.print_json(&json!({
+                "file": file.display().to_string(),
+                "ok": report.ok(),
+                "run_id": report.manifest.run_id,
+                "root_hash": report.manifest.root_hash,
+                "entries": report.manifest.entries.len(),
+                "problems": report.problems,
+            }));
+        }
+        if report.ok() {
+            println!(
+                "ok: {} — {} entries match the manifest",
+                file.display(),
+                report.manifest.entries.len()
+            );
+            println!("root hash {}", report.manifest.root_hash);
+        } else {
+            eprintln!("FAILED: {}", file.display());
+            for p in &report.problems {
+                eprintln!("  {}: {}", p.entry, p.issue);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn demo(&self, s: &DemoSummary) -> R {
+        if self.json {
+            return self.print_json(s);
+        }
+        println!();
+        println!("Cairn demo complete");
+        println!("  workspace          {}", s.workspace);
+        println!(
+            "  data version       {} (hash {})",
+            s.dataset, s.data_version_hash
+        );
+        println!("  run                {} ({})", s.run_name, s.run_id);
+        println!("  test accuracy      {:.4}", s.test_accuracy);
+        println!(
+            "  found by search    {}",
+            if s.search_hits > 0 { "yes" } else { "no" }
+        );
+        println!("  bundle             {}", s.bundle_path);
+        println!(
+            "  bundle verified    {}",
+            if s.bundle_verified { "yes" } else { "NO" }
+        );
+        Ok(())
+    }
+}
+
+/// Prints rows under a header, each column as wide as its widest cell.
+fn table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}

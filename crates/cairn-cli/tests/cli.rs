@@ -1,0 +1,234 @@
+//! The `cairn` binary as a user runs it: the acceptance checks of the foundation issue.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn cairn(ws: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--workspace")
+        .arg(ws)
+        .args(args)
+        .env_remove("CAIRN_WORKSPACE")
+        .output()
+        .expect("cairn runs")
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../sample-data")
+        .join(name)
+}
+
+/// Offset of the first data byte of `entry` in a zip, read from its local file header.
+fn entry_data_offset(zip: &[u8], entry: &str) -> usize {
+    let name = entry.as_bytes();
+    let at = zip
+        .windows(name.len())
+        .position(|w| w == name)
+        .expect("entry present");
+    let header = at - 30;
+    assert_eq!(
+        &zip[header..header + 4],
+        b"PK\x03\x04",
+        "local header before the first name"
+    );
+    let extra = u16::from_le_bytes([zip[header + 28], zip[header + 29]]) as usize;
+    at + name.len() + extra
+}
+
+#[test]
+fn demo_bundle_verify_tamper_and_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir(&ws).unwrap();
+    let summary = json(&cairn(&ws, &["demo", "--json"]));
+    let acc = summary["test_accuracy"].as_f64().unwrap();
+    assert!(acc >= 0.95, "demo accuracy {acc}");
+    assert_eq!(summary["data_version_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(summary["run_id"].as_str().unwrap().len(), 32);
+    assert_eq!(summary["bundle_verified"], Value::Bool(true));
+    let bundle = PathBuf::from(summary["bundle_path"].as_str().unwrap());
+
+    let ok = cairn(&ws, &["bundle", "verify", bundle.to_str().unwrap()]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let at = entry_data_offset(&bytes, "model/weights.safetensors");
+    bytes[at + 200] ^= 0x10;
+    let tampered = dir.path().join("tampered.zip");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let bad = cairn(&ws, &["bundle", "verify", tampered.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("model/weights.safetensors"), "{stderr}");
+
+    // A user's own run, found by name, tag value and param value.
+    let trained = json(&cairn(
+        &ws,
+        &[
+            "train",
+            "--data",
+            "breast_cancer",
+            "--target",
+            "target",
+            "--model",
+            "logistic",
+            "--seed",
+            "7",
+            "--name",
+            "risk-baseline",
+            "--tag",
+            "team=riskdesk",
+            "--param",
+            "lr=0.05",
+            "--param",
+            "epochs=20",
+            "--json",
+        ],
+    ));
+    assert_eq!(trained["status"], "finished");
+    assert_eq!(
+        trained["params"]["lr"],
+        serde_json::json!({"type": "float", "value": 0.05})
+    );
+    for query in ["risk-baseline", "riskdesk", "0.05"] {
+        let hits = json(&cairn(&ws, &["search", query, "--json"]));
+        let names: Vec<&str> = hits
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, vec!["risk-baseline"], "query {query}");
+    }
+    let demo_hits = json(&cairn(&ws, &["search", "demo-logistic", "--json"]));
+    assert_eq!(demo_hits[0]["id"], summary["run_id"]);
+
+    let runs = json(&cairn(&ws, &["runs", "list", "--json"]));
+    assert_eq!(runs.as_array().unwrap().len(), 2);
+    let shown = json(&cairn(&ws, &["runs", "show", "risk-baseline", "--json"]));
+    assert_eq!(shown["history"]["train_loss"].as_array().unwrap().len(), 20);
+}
+
+#[test]
+fn hostile_imports_fail_with_file_and_line_and_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    json(&cairn(
+        &ws,
+        &[
+            "data",
+            "import",
+            sample("iris.csv").to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    let before = json(&cairn(&ws, &["data", "list", "--json"]));
+
+    let cases: &[(&str, &[u8], Option<&str>)] = &[
+        ("empty.csv", b"", None),
+        (
+            "ragged.csv",
+            b"a,b,c\n1,2,3\n4,5,6\n7,8,9,10\n",
+            Some("line 4"),
+        ),
+        ("latin.csv", b"a,b\n1,ok\n2,caf\xe9\n", Some("line 3")),
+    ];
+    for (name, bytes, line) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = cairn(&ws, &["data", "import", path.to_str().unwrap()]);
+        assert!(!out.status.success(), "{name} must fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(name), "{name}: {stderr}");
+        if let Some(line) = line {
+            assert!(stderr.contains(line), "{name}: {stderr}");
+        }
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert_eq!(json(&cairn(&ws, &["data", "list", "--json"])), before);
+}
+
+#[test]
+fn sigkill_mid_training_leaves_a_killed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    json(&cairn(
+        &ws,
+        &[
+            "data",
+            "import",
+            sample("breast_cancer.csv").to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--workspace")
+        .arg(&ws)
+        .args([
+            "train",
+            "--data",
+            "breast_cancer",
+            "--target",
+            "target",
+            "--name",
+            "doomed",
+            "--param",
+            "epochs=1000000",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first epoch line on stderr: the run is recorded and metrics are flowing.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("training prints progress").unwrap();
+        if line.starts_with("[train]") {
+            break;
+        }
+    }
+    // While it runs, a second process is told who holds the workspace.
+    let busy = cairn(&ws, &["runs", "list"]);
+    assert!(!busy.status.success());
+    let msg = String::from_utf8_lossy(&busy.stderr);
+    assert!(
+        msg.contains(&format!("process {}", child.id())) && msg.contains("train"),
+        "{msg}"
+    );
+
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    let runs = json(&cairn(&ws, &["runs", "list", "--json"]));
+    let run = &runs.as_array().unwrap()[0];
+    assert_eq!(run["name"], "doomed");
+    assert_eq!(run["status"], "killed");
+    assert!(
+        run["metrics"]["train_loss"].as_f64().is_some(),
+        "metrics up to the kill are kept"
+    );
+    let shown = json(&cairn(&ws, &["runs", "show", "doomed", "--json"]));
+    assert!(
+        shown["error"]
+            .as_str()
+            .unwrap()
+            .contains("ended without finishing")
+    );
+}
