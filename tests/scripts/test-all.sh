@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: set-up, formatting, lints, architecture invariants,
+# generated-code freshness, Rust unit and integration tests, UI tests, and the desktop
+# end-to-end test in a real window under Xvfb.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source tests/scripts/env.sh
+start=$(date +%s)
+step() { echo; echo "==> $* ($(( $(date +%s) - start ))s)"; }
+
+step "set-up"
+bash tests/scripts/setup-debian.sh
+
+step "formatting"
+cargo fmt --all --check
+
+step "UI: type check, unit tests, build"
+(cd ui && npm run --silent check && npm run --silent test && npm run --silent build)
+
+step "clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "architecture invariants and generated bindings"
+cargo xtask deps
+cargo xtask codegen --check
+
+step "Rust tests"
+cargo test --workspace --quiet
+
+step "desktop end-to-end (Xvfb + tauri-driver + WebKitWebDriver)"
+cargo build --quiet -p cairn-cli -p cairn-desktop
+bash tests/e2e/run.sh
+
+step "all passed"
