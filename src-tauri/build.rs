@@ -1,4 +1,16 @@
 fn main() {
+    // `cargo build` must work before the UI is built: leave a page that says how to build it.
+    let dist = std::path::Path::new("../ui/dist");
+    if !dist.join("index.html").exists() {
+        std::fs::create_dir_all(dist).expect("creating ui/dist");
+        std::fs::write(
+            dist.join("index.html"),
+            "<!doctype html><meta charset=utf-8><title>Cairn</title><body style=\"font-family:sans-serif;padding:2em\">\
+             <h1>The Cairn UI is not built</h1><p>Run <code>npm --prefix ui install && npm --prefix ui run build</code>, \
+             then build <code>cairn-desktop</code> again.</p>",
+        )
+        .expect("writing the placeholder ui/dist/index.html");
+    }
     // Declare the app's commands so that each gets an `allow-<command>` permission, and only
     // the capabilities in `capabilities/` grant them to the main window.
     let manifest =

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Desktop E2E harness: prepares a workspace with the real CLI (import + train), starts Xvfb and
 # tauri-driver, runs tests/e2e/desktop.test.mjs against the real app, and stops everything.
-# Expects `cargo build -p cairn-cli -p cairn-desktop` to have run. Screenshots: target/e2e/.
+# Expects `cargo build --workspace` to have run. Screenshots: target/e2e/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/scripts/env.sh
 BIN_DIR="$CARGO_TARGET_DIR/debug"
 CAIRN="$BIN_DIR/cairn"
 APP="$BIN_DIR/cairn-desktop"
-[ -x "$CAIRN" ] && [ -x "$APP" ] || { echo "build first: cargo build -p cairn-cli -p cairn-desktop" >&2; exit 1; }
+[ -x "$CAIRN" ] && [ -x "$APP" ] || { echo "build first: cargo build --workspace" >&2; exit 1; }
 
 SCRATCH=$(mktemp -d)
 WS="$SCRATCH/ws"

@@ -15,11 +15,11 @@ if [ "$mode" = app ] && [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   mode=demo
 fi
 
+# One build of the whole workspace (the same features as the test suite, so DuckDB's C++
+# library is compiled once), then either face.
+(cd ui && npm run --silent build)
+cargo build --quiet --workspace
 if [ "$mode" = demo ]; then
-  cargo build --quiet -p cairn-cli
   exec "$CARGO_TARGET_DIR/debug/cairn" demo "${@:2}"
 fi
-
-(cd ui && npm run --silent build)
-cargo build --quiet -p cairn-cli -p cairn-desktop
 exec "$CARGO_TARGET_DIR/debug/cairn-desktop" "${@:2}"

@@ -108,3 +108,19 @@ pub fn typescript_bindings() -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    /// The committed TypeScript bindings match the DTOs. Set `CAIRN_UPDATE_BINDINGS=1` (or run
+    /// `cargo xtask codegen`) to rewrite them.
+    #[test]
+    fn bindings_are_fresh() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/bindings.ts");
+        let fresh = super::typescript_bindings();
+        if std::env::var_os("CAIRN_UPDATE_BINDINGS").is_some() {
+            std::fs::write(&path, &fresh).unwrap();
+        }
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(current == fresh, "{} is stale; run `cargo xtask codegen` and commit it", path.display());
+    }
+}
