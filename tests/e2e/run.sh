@@ -45,6 +45,7 @@ export WEBDRIVER_URL="http://127.0.0.1:$PORT"
 export E2E_EXPECT_DATASET=breast_cancer
 export E2E_EXPECT_RUN=e2e-logistic
 export SCREENSHOT_DIR="$PWD/target/e2e"
+rm -rf "$SCREENSHOT_DIR"
 if ! node --test tests/e2e/desktop.test.mjs; then
   echo "--- tauri-driver log"; cat "$SCRATCH/driver.log" || true
   exit 1

@@ -30,7 +30,14 @@ fn root() -> PathBuf {
 /// Regenerates `ui/src/lib/bindings.ts` from the DTOs (the same test CI runs, told to write).
 fn codegen(check: bool) -> Result<()> {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root()).args(["test", "--workspace", "--quiet", "--lib", "--", "json::tests::bindings_are_fresh"]);
+    cmd.current_dir(root()).args([
+        "test",
+        "--workspace",
+        "--quiet",
+        "--lib",
+        "--",
+        "json::tests::bindings_are_fresh",
+    ]);
     if !check {
         cmd.env("CAIRN_UPDATE_BINDINGS", "1");
     }

@@ -115,12 +115,17 @@ mod tests {
     /// `cargo xtask codegen`) to rewrite them.
     #[test]
     fn bindings_are_fresh() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/bindings.ts");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/bindings.ts");
         let fresh = super::typescript_bindings();
         if std::env::var_os("CAIRN_UPDATE_BINDINGS").is_some() {
             std::fs::write(&path, &fresh).unwrap();
         }
         let current = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(current == fresh, "{} is stale; run `cargo xtask codegen` and commit it", path.display());
+        assert!(
+            current == fresh,
+            "{} is stale; run `cargo xtask codegen` and commit it",
+            path.display()
+        );
     }
 }
