@@ -19,6 +19,9 @@ use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 pub const FORMAT_VERSION: u32 = 1;
 pub const MANIFEST: &str = "manifest.json";
 
+/// Bundle entries: path → bytes.
+pub type Entries = BTreeMap<String, Vec<u8>>;
+
 /// Reading limits that keep a hostile zip from exhausting the machine.
 pub const MAX_ENTRIES: usize = 10_000;
 pub const MAX_ENTRY_BYTES: u64 = 2 << 30;
@@ -176,10 +179,7 @@ impl VerifyReport {
 }
 
 /// Reads every entry of a zip, refusing hostile archives before returning anything.
-pub fn read_entries(
-    shown: &str,
-    bytes: &[u8],
-) -> Result<(BTreeMap<String, Vec<u8>>, Vec<Problem>)> {
+pub fn read_entries(shown: &str, bytes: &[u8]) -> Result<(Entries, Vec<Problem>)> {
     let unreadable = |reason: String| BundleError::Unreadable {
         path: shown.to_string(),
         reason,

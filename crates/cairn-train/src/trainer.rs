@@ -193,7 +193,7 @@ pub fn train(
     )?;
 
     let mut order: Vec<u32> = (0..train_rows.len() as u32).collect();
-    let mut rng = SplitMix64::new(spec.seed ^ 0x5EED_0F_BA7C4E5);
+    let mut rng = SplitMix64::new(spec.seed ^ 0x5EED_0FBA_7C4E_5000);
     let mut final_metrics = BTreeMap::new();
     let mut epochs_run = 0;
     let mut cancelled = false;
