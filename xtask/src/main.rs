@@ -81,6 +81,7 @@ const RULES: &[(&str, &[&str])] = &[
             "clap",
         ],
     ),
+    // candle itself reads .npz through the zip crate, so zip is allowed in cairn-train.
     (
         "cairn-train",
         &[
@@ -91,7 +92,6 @@ const RULES: &[(&str, &[&str])] = &[
             "duckdb",
             "tantivy",
             "tauri",
-            "zip",
             "clap",
         ],
     ),
@@ -160,7 +160,7 @@ fn deps() -> Result<()> {
             }
         }
         println!(
-            "{krate}: {} dependencies, none forbidden",
+            "{krate}: {} dependencies checked",
             deps.len().saturating_sub(1)
         );
     }
