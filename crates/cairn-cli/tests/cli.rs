@@ -32,6 +32,14 @@ fn sample(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Imports a file from `sample-data/` into the workspace, checking that it succeeds.
+fn import_sample(ws: &Path, name: &str) -> Value {
+    json(&cairn(
+        ws,
+        &["data", "import", sample(name).to_str().unwrap(), "--json"],
+    ))
+}
+
 /// Offset of the first data byte of `entry` in a zip, read from its local file header.
 fn entry_data_offset(zip: &[u8], entry: &str) -> usize {
     let name = entry.as_bytes();
@@ -131,15 +139,7 @@ fn demo_bundle_verify_tamper_and_search() {
 fn hostile_imports_fail_with_file_and_line_and_leave_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
-    json(&cairn(
-        &ws,
-        &[
-            "data",
-            "import",
-            sample("iris.csv").to_str().unwrap(),
-            "--json",
-        ],
-    ));
+    import_sample(&ws, "iris.csv");
     let before = json(&cairn(&ws, &["data", "list", "--json"]));
 
     let cases: &[(&str, &[u8], Option<&str>)] = &[
@@ -170,15 +170,7 @@ fn hostile_imports_fail_with_file_and_line_and_leave_nothing() {
 fn sigkill_mid_training_leaves_a_killed_run() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
-    json(&cairn(
-        &ws,
-        &[
-            "data",
-            "import",
-            sample("breast_cancer.csv").to_str().unwrap(),
-            "--json",
-        ],
-    ));
+    import_sample(&ws, "breast_cancer.csv");
     let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .arg("--workspace")
         .arg(&ws)
