@@ -46,7 +46,12 @@ impl Workspace {
         let csv = scratch.join("breast_cancer.csv");
         std::fs::write(&csv, BREAST_CANCER_CSV)
             .map_err(|e| AppError::io(format!("writing {}", csv.display()), e))?;
-        let imported = self.import_dataset(&csv, Some("breast_cancer"), None);
+        let imported = self.import_dataset(
+            &csv,
+            Some("breast_cancer"),
+            Default::default(),
+            &mut cairn_core::Progress::silent(),
+        );
         let _ = std::fs::remove_dir_all(&scratch);
         let version = imported?.version;
 

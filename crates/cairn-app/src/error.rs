@@ -16,6 +16,8 @@ pub enum ErrorCode {
     TrainingFailed,
     BundleInvalid,
     Io,
+    Cancelled,
+    InUse,
     Internal,
 }
 
@@ -30,6 +32,8 @@ impl ErrorCode {
             ErrorCode::TrainingFailed => "training_failed",
             ErrorCode::BundleInvalid => "bundle_invalid",
             ErrorCode::Io => "io",
+            ErrorCode::Cancelled => "cancelled",
+            ErrorCode::InUse => "in_use",
             ErrorCode::Internal => "internal",
         }
     }
@@ -69,6 +73,8 @@ impl From<StoreError> for AppError {
             StoreError::Invalid(_) => ErrorCode::InvalidInput,
             StoreError::TooNew { .. } => ErrorCode::NotAWorkspace,
             StoreError::Db { .. } => ErrorCode::Internal,
+            StoreError::Cancelled => ErrorCode::Cancelled,
+            StoreError::InUse(_) => ErrorCode::InUse,
         };
         AppError::new(code, e.to_string())
     }

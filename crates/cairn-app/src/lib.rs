@@ -7,6 +7,7 @@
 
 mod artifacts;
 mod bundle;
+mod data;
 mod demo;
 mod environment;
 mod error;
@@ -20,7 +21,9 @@ pub use cairn_bundle::{Problem, VerifyReport};
 pub use cairn_core::{
     DatasetVersion, ParamValue, Progress, ProgressObserver, Run, RunStatus, Step, parse_key_value,
 };
-pub use cairn_store::{FileFormat, ImportOutcome};
+pub use cairn_core::split::SplitSpec;
+pub use cairn_core::{ColumnOverride, DataType, FileFormat, ImportOptions, TextEncoding};
+pub use cairn_store::{ImportOutcome, Page};
 pub use demo::DemoSummary;
 pub use error::{AppError, ErrorCode};
 pub use train::TrainRequest;

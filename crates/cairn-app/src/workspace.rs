@@ -14,7 +14,7 @@ use crate::lock::WorkspaceLock;
 use crate::{AppError, ErrorCode, Result};
 use cairn_core::{DatasetRef, DatasetVersion, MetricPoint, Run};
 use cairn_search::SearchIndex;
-use cairn_store::{FileFormat, ImportOutcome, ImportRequest, Store};
+use cairn_store::Store;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -156,30 +156,6 @@ impl Workspace {
             datasets: datasets as u32,
             runs: runs as u32,
         })
-    }
-
-    /// Imports a file as a new data set version (or finds the identical one).
-    pub fn import_dataset(
-        &mut self,
-        path: &Path,
-        name: Option<&str>,
-        format: Option<FileFormat>,
-    ) -> Result<ImportOutcome> {
-        let name = match name {
-            Some(n) => n.to_string(),
-            None => {
-                let stem = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                cairn_core::dataset::dataset_name_from_stem(&stem)
-            }
-        };
-        Ok(self.store.import(&ImportRequest {
-            path,
-            name: &name,
-            format,
-        })?)
     }
 
     /// The latest version of each data set, by name.

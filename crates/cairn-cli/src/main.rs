@@ -1,12 +1,13 @@
 //! `cairn`: the command-line face of Cairn. Glue only: parse arguments, call `cairn-app`,
 //! print the result for people (tables, progress bars) or for programs (`--json`).
 
+mod data;
 mod output;
 mod progress;
 
 use anyhow::Result;
-use cairn_app::{AppError, FileFormat, ParamValue, TrainRequest, Workspace};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use cairn_app::{AppError, ParamValue, TrainRequest, Workspace};
+use clap::{Args, Parser, Subcommand};
 use output::Output;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use std::process::ExitCode;
     about = "Cairn: the offline ML lifecycle workbench",
     propagate_version = true
 )]
-struct Cli {
+pub(crate) struct Cli {
     /// Workspace folder (default: the platform data folder, e.g. ~/.local/share/cairn/workspace).
     #[arg(long, global = true, env = "CAIRN_WORKSPACE", value_name = "DIR")]
     workspace: Option<PathBuf>,
@@ -34,9 +35,9 @@ struct Cli {
 enum Command {
     /// Create (or open) the workspace and print where it is.
     Init,
-    /// Data sets: import files as immutable versions and list them.
+    /// Data sets: import, inspect, profile, check, diff, split, export and delete versions.
     #[command(subcommand)]
-    Data(DataCommand),
+    Data(data::DataCommand),
     /// Train a model on a data set version and record the run.
     Train(TrainArgs),
     /// List and inspect runs.
@@ -58,29 +59,6 @@ enum Command {
     Index(IndexCommand),
     /// Walk the lifecycle on the bundled sample data: import, train, search, bundle, verify.
     Demo,
-}
-
-#[derive(Subcommand)]
-enum DataCommand {
-    /// Import a CSV, TSV, Parquet or JSON file as a new version of a data set.
-    Import {
-        path: PathBuf,
-        /// Data set name (default: from the file name).
-        #[arg(long)]
-        name: Option<String>,
-        /// File format (default: from the extension).
-        #[arg(long, value_enum)]
-        format: Option<FormatArg>,
-    },
-    /// List data sets (latest version of each).
-    List,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum FormatArg {
-    Csv,
-    Parquet,
-    Json,
 }
 
 #[derive(Args)]
@@ -159,7 +137,7 @@ fn workspace_dir(cli: &Cli) -> Result<PathBuf, AppError> {
     }
 }
 
-fn open(cli: &Cli) -> Result<Workspace, AppError> {
+pub(crate) fn open(cli: &Cli) -> Result<Workspace, AppError> {
     Workspace::open(&workspace_dir(cli)?)
 }
 
@@ -169,20 +147,7 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
             let ws = open(cli)?;
             out.info(&ws.info()?)?;
         }
-        Command::Data(DataCommand::Import { path, name, format }) => {
-            let mut ws = open(cli)?;
-            let format = format.map(|f| match f {
-                FormatArg::Csv => FileFormat::Csv,
-                FormatArg::Parquet => FileFormat::Parquet,
-                FormatArg::Json => FileFormat::Json,
-            });
-            let mut bar = progress::Bar::new(out.is_json(), "import");
-            bar.spin(&format!("importing {}", path.display()));
-            let outcome = ws.import_dataset(path, name.as_deref(), format);
-            bar.finish();
-            out.imported(&outcome?)?;
-        }
-        Command::Data(DataCommand::List) => out.datasets(&open(cli)?.datasets()?)?,
+        Command::Data(cmd) => return data::run(cli, out, cmd),
         Command::Train(args) => {
             let req = train_request(args)?;
             let mut ws = open(cli)?;

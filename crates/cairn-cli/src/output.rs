@@ -21,6 +21,10 @@ impl Output {
         self.json
     }
 
+    pub fn json<T: Serialize + ?Sized>(&self, value: &T) -> R {
+        self.print_json(value)
+    }
+
     fn print_json<T: Serialize + ?Sized>(&self, value: &T) -> R {
         println!(
             "{}",
@@ -270,7 +274,7 @@ impl Output {
 }
 
 /// Prints rows under a header, each column as wide as its widest cell.
-fn table(header: &[&str], rows: &[Vec<String>]) {
+pub fn table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

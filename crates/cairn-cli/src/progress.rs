@@ -40,17 +40,6 @@ impl Bar {
         }
     }
 
-    pub fn spin(&mut self, message: &str) {
-        if self.plain {
-            eprintln!("{message}");
-            return;
-        }
-        let bar = ProgressBar::new_spinner();
-        bar.set_message(message.to_string());
-        bar.enable_steady_tick(std::time::Duration::from_millis(100));
-        self.bar = Some(bar);
-    }
-
     pub fn step(&mut self, step: &Step) {
         if self.plain {
             let pct = step.total.map(|t| step.done * 10 / t.max(1)).unwrap_or(0);

@@ -149,7 +149,11 @@ fn hostile_imports_fail_with_file_and_line_and_leave_nothing() {
             b"a,b,c\n1,2,3\n4,5,6\n7,8,9,10\n",
             Some("line 4"),
         ),
-        ("latin.csv", b"a,b\n1,ok\n2,caf\xe9\n", Some("line 3")),
+        (
+            "corrupt_utf8.csv",
+            b"a,b\n1,caf\xc3\xa9\n2,caf\xe9\n",
+            Some("line 3, column b"),
+        ),
     ];
     for (name, bytes, line) in cases {
         let path = dir.path().join(name);

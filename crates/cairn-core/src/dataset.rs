@@ -6,6 +6,7 @@ use std::fmt;
 /// The logical type of a column, independent of the file format it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum DataType {
     Boolean,
     Integer,
@@ -18,6 +19,21 @@ pub enum DataType {
 }
 
 impl DataType {
+    /// Parses a type name a user writes in an override (`integer`, `float`, `string`, ...).
+    pub fn parse_user(text: &str) -> Result<DataType, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "bool" | "boolean" => Ok(DataType::Boolean),
+            "int" | "integer" | "bigint" => Ok(DataType::Integer),
+            "float" | "double" | "number" => Ok(DataType::Float),
+            "str" | "string" | "text" | "varchar" => Ok(DataType::String),
+            "date" => Ok(DataType::Date),
+            "timestamp" | "datetime" => Ok(DataType::Timestamp),
+            other => Err(format!(
+                "unknown type `{other}`; use boolean, integer, float, string, date or timestamp"
+            )),
+        }
+    }
+
     /// Whether a model can read the column as a number without encoding.
     pub fn is_numeric(&self) -> bool {
         matches!(
@@ -43,15 +59,20 @@ impl fmt::Display for DataType {
 
 /// One column of a data set version's schema.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Column {
     pub name: String,
     pub dtype: DataType,
     pub nullable: bool,
+    /// Marked by the user as categorical (a label or code, not a quantity).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub categorical: bool,
 }
 
 /// An immutable version of a data set. `hash` is computed from the logical table (column names,
 /// types and values in row order), never from file bytes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DatasetVersion {
     pub name: String,
     pub version: u32,
@@ -61,6 +82,9 @@ pub struct DatasetVersion {
     /// File name the version was imported from (no directory: host paths never leave the machine).
     pub source: String,
     pub created_at: String,
+    /// The version of the same data set this one followed, if any.
+    #[serde(default)]
+    pub parent_version: Option<u32>,
 }
 
 impl DatasetVersion {
@@ -72,6 +96,129 @@ impl DatasetVersion {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
+}
+
+/// The kind of file an import reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    /// CSV, TSV and other delimited text.
+    Csv,
+    Parquet,
+    /// A JSON array of objects, or JSON Lines (one object per line).
+    Json,
+}
+
+impl FileFormat {
+    /// The format implied by a file's extension.
+    pub fn from_path(path: &std::path::Path) -> Option<FileFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" | "tsv" | "txt" => Some(FileFormat::Csv),
+            "parquet" | "pq" => Some(FileFormat::Parquet),
+            "json" | "jsonl" | "ndjson" => Some(FileFormat::Json),
+            _ => None,
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<FileFormat, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "csv" | "tsv" => Ok(FileFormat::Csv),
+            "parquet" => Ok(FileFormat::Parquet),
+            "json" | "jsonl" | "ndjson" => Ok(FileFormat::Json),
+            other => Err(format!("unknown format `{other}`; use csv, tsv, parquet or json")),
+        }
+    }
+}
+
+/// Text encodings a CSV import reads (DuckDB's built-in decoders).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TextEncoding {
+    Utf8,
+    Utf16,
+    Latin1,
+}
+
+impl TextEncoding {
+    pub fn parse(text: &str) -> Result<TextEncoding, String> {
+        match text.to_ascii_lowercase().replace('_', "-").as_str() {
+            "utf-8" | "utf8" => Ok(TextEncoding::Utf8),
+            "utf-16" | "utf16" | "utf-16le" => Ok(TextEncoding::Utf16),
+            "latin-1" | "latin1" | "iso-8859-1" | "cp1252" | "windows-1252" => {
+                Ok(TextEncoding::Latin1)
+            }
+            other => Err(format!(
+                "unknown encoding `{other}`; use utf-8, utf-16 or latin-1"
+            )),
+        }
+    }
+
+    /// The name DuckDB's `read_csv(encoding = ...)` takes.
+    pub fn engine_name(self) -> &'static str {
+        match self {
+            TextEncoding::Utf8 => "utf-8",
+            TextEncoding::Utf16 => "utf-16",
+            TextEncoding::Latin1 => "latin-1",
+        }
+    }
+}
+
+/// A user's say over one column at import.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnOverride {
+    pub column: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtype: Option<DataType>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_null: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub categorical: bool,
+}
+
+/// How to read the file(s) of an import. Every field left `None` is detected; what was detected
+/// or given is stored with the version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<FileFormat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<char>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<char>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<TextEncoding>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<ColumnOverride>,
+}
+
+impl ImportOptions {
+    /// The override for `column`, creating it if needed.
+    pub fn column_mut(&mut self, column: &str) -> &mut ColumnOverride {
+        if let Some(i) = self.columns.iter().position(|c| c.column == column) {
+            return &mut self.columns[i];
+        }
+        self.columns.push(ColumnOverride {
+            column: column.to_string(),
+            ..Default::default()
+        });
+        self.columns.last_mut().expect("just pushed")
+    }
+}
+
+/// How one version was derived from another (a split part, a filter, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LineageEdge {
+    pub child: String,
+    pub parent: String,
+    /// `"split"`.
+    pub kind: String,
+    pub details: serde_json::Value,
+    /// True when the parent version has since been deleted (with `--force`).
+    pub parent_deleted: bool,
 }
 
 /// How a user addresses a data set version: `NAME`, `NAME@3`, `NAME@latest`, `NAME@<hash prefix>`.

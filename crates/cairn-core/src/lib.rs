@@ -5,14 +5,21 @@
 //! no files, no clock other than what callers hand in. Every other crate speaks in these types.
 
 pub mod dataset;
+pub mod diff;
 pub mod frame;
 pub mod hash;
 pub mod param;
+pub mod profile;
 pub mod progress;
+pub mod quality;
 pub mod rng;
 pub mod run;
+pub mod split;
 
-pub use dataset::{Column, DataType, DatasetRef, DatasetVersion, VersionSelector};
+pub use dataset::{
+    Column, ColumnOverride, DataType, DatasetRef, DatasetVersion, FileFormat, ImportOptions,
+    LineageEdge, TextEncoding, VersionSelector,
+};
 pub use frame::{Frame, FrameColumn, FrameValues};
 pub use hash::{Sha256Hex, sha256_hex};
 pub use param::{ParamParseError, ParamValue, parse_key_value};

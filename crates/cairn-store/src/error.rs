@@ -15,6 +15,11 @@ pub enum StoreError {
     NotFound { what: String, hint: String },
     #[error("{0}")]
     Invalid(String),
+    #[error("cancelled; nothing was written")]
+    Cancelled,
+    /// A version others still depend on; `--force` deletes it anyway.
+    #[error("{0}")]
+    InUse(String),
     #[error(
         "the workspace database has schema version {found}, newer than this Cairn understands ({supported}); upgrade Cairn"
     )]

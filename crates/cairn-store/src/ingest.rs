@@ -1,44 +1,28 @@
-//! Importing files as immutable, content-hashed data set versions, and reading them back.
+//! Importing files as immutable, content-hashed data set versions.
 //!
-//! An import is one transaction: the file is read into a scratch table, its logical content hash
-//! is computed, and either the existing version with that hash is returned or the scratch table
-//! becomes the next version. Any error rolls everything back, so no partial data set can remain.
+//! An import is one transaction on a worker connection (see [`crate::watch`]): the file(s) are
+//! read into a scratch table, the logical content hash is computed, and either the existing
+//! version with that hash is returned or the scratch table becomes the next version, profiled.
+//! Any error or a cancel rolls everything back, so no partial data set can remain.
 
+use crate::csv_check::{self, CsvPlan};
 use crate::sql::{ident, literal};
+use crate::versions::{load_version, next_version_numbers};
+use crate::watch::Watch;
 use crate::{ImportError, Result, Store, StoreError};
-use cairn_core::dataset::VersionSelector;
 use cairn_core::{
-    Column, DataType, DatasetRef, DatasetVersion, Frame, FrameColumn, FrameValues, sha256_hex,
+    Column, ColumnOverride, DataType, DatasetVersion, FileFormat, ImportOptions, ProgressObserver,
+    sha256_hex,
 };
 use duckdb::Connection;
-use std::path::Path;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileFormat {
-    Csv,
-    Parquet,
-    Json,
-}
-
-impl FileFormat {
-    /// The format implied by a file's extension.
-    pub fn from_path(path: &Path) -> Option<FileFormat> {
-        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-        match ext.as_str() {
-            "csv" | "tsv" | "txt" => Some(FileFormat::Csv),
-            "parquet" | "pq" => Some(FileFormat::Parquet),
-            "json" | "jsonl" | "ndjson" => Some(FileFormat::Json),
-            _ => None,
-        }
-    }
-}
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
 pub struct ImportRequest<'a> {
+    /// A file, or a folder whose files (of one format, same columns) are read in name order.
     pub path: &'a Path,
     pub name: &'a str,
-    /// Overrides detection from the extension.
-    pub format: Option<FileFormat>,
+    pub options: ImportOptions,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -48,354 +32,532 @@ pub struct ImportOutcome {
     pub created: bool,
 }
 
-impl Store {
-    /// Imports a file as the next version of data set `name` (or returns the identical existing one).
-    pub fn import(&self, req: &ImportRequest<'_>) -> Result<ImportOutcome> {
-        cairn_core::dataset::validate_dataset_name(req.name).map_err(StoreError::Invalid)?;
-        let shown = req.path.display().to_string();
-        let fail = |line: Option<u64>, column: Option<String>, reason: String, hint: &str| {
-            StoreError::Import(ImportError {
-                file: shown.clone(),
-                line,
-                column,
-                reason,
-                hint: hint.to_string(),
-            })
-        };
-        let meta = std::fs::metadata(req.path).map_err(|e| {
-            fail(
-                None,
-                None,
-                e.to_string(),
-                "check the path and that you may read the file",
-            )
-        })?;
-        if !meta.is_file() {
-            return Err(fail(
-                None,
-                None,
-                "this is not a regular file".into(),
-                "name one CSV, Parquet or JSON file",
-            ));
-        }
-        if meta.len() == 0 {
-            return Err(fail(
-                None,
-                None,
-                "the file is empty (0 bytes)".into(),
-                "a CSV needs a header line and at least one data row",
-            ));
-        }
-        let format = req
-            .format
-            .or_else(|| FileFormat::from_path(req.path))
-            .ok_or_else(|| {
-                fail(
-                    None,
-                    None,
-                    "the file type cannot be told from its extension".into(),
-                    "use a .csv, .tsv, .parquet, .json or .jsonl file, or pass --format",
-                )
-            })?;
-        let source = req
-            .path
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let abs =
-            std::fs::canonicalize(req.path).map_err(|e| fail(None, None, e.to_string(), ""))?;
-        let reader = match format {
-            FileFormat::Csv => {
-                let dialect = crate::csv_check::check(req.path, &shown)?;
-                if dialect.data_rows == 0 {
-                    return Err(fail(
-                        None,
-                        None,
-                        "the file has a header but no data rows".into(),
-                        "add at least one row of data",
-                    ));
-                }
-                format!(
-                    "read_csv({}, delim = {}, quote = '\"', escape = '\"', header = true, strict_mode = true)",
-                    literal(&abs.to_string_lossy()),
-                    literal(&(dialect.delimiter as char).to_string())
-                )
-            }
-            FileFormat::Parquet => format!("read_parquet({})", literal(&abs.to_string_lossy())),
-            FileFormat::Json => format!("read_json_auto({})", literal(&abs.to_string_lossy())),
-        };
-        let scratch = format!("_import_{}", cairn_core::RunId::new_v7());
+/// One file to read, with the SQL table function that reads it.
+struct FilePlan {
+    path: PathBuf,
+    shown: String,
+    reader: String,
+    csv: Option<CsvPlan>,
+}
 
-        self.in_transaction(|conn| {
-            conn.execute_batch(&format!(
-                "CREATE TABLE {} AS SELECT * FROM {reader}",
-                ident(&scratch)
-            ))
-            .map_err(|e| {
-                let (line, column, reason) = describe_engine_error(&e.to_string());
-                fail(line, column, reason, hint_for(format))
-            })?;
-            let columns = table_columns(conn, &scratch)?;
-            let summary = summarise(conn, &scratch, &columns)?;
-            if summary.rows == 0 {
-                return Err(fail(
+fn import_error(file: &str, line: Option<u64>, column: Option<String>, reason: impl Into<String>, hint: &str) -> StoreError {
+    StoreError::Import(ImportError {
+        file: file.to_string(),
+        line,
+        column,
+        reason: reason.into(),
+        hint: hint.to_string(),
+    })
+}
+
+/// The files an import reads: the one file, or a folder's files of one format, by name.
+fn files_of(path: &Path, shown: &str, format: Option<FileFormat>) -> Result<(Vec<PathBuf>, FileFormat)> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        import_error(shown, None, None, e.to_string(), "check the path and that you may read it")
+    })?;
+    if meta.is_dir() {
+        let mut files = Vec::new();
+        let entries = std::fs::read_dir(path)
+            .map_err(|e| import_error(shown, None, None, e.to_string(), "check that you may read the folder"))?;
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                if let Some(f) = FileFormat::from_path(&p) {
+                    files.push((p, f));
+                }
+            }
+        }
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        let format = match format.or_else(|| files.first().map(|f| f.1)) {
+            Some(f) => f,
+            None => {
+                return Err(import_error(
+                    shown,
                     None,
                     None,
-                    "the file has a header but no data rows".into(),
-                    "add at least one row of data",
+                    "the folder holds no .csv, .tsv, .parquet, .json or .jsonl files",
+                    "point at a folder of data files of one format",
                 ));
             }
-            let columns: Vec<Column> = columns
-                .into_iter()
-                .zip(&summary.nulls)
-                .map(|((name, dtype), nulls)| Column {
-                    name,
-                    dtype,
-                    nullable: *nulls > 0,
-                })
-                .collect();
-            let hash = table_hash(&columns, &summary.rows_digest);
-
-            let existing: Option<i64> = conn
-                .query_row(
-                    "SELECT version FROM dataset_versions WHERE name = ? AND hash = ?",
-                    duckdb::params![req.name, hash],
-                    |r| r.get(0),
-                )
-                .ok();
-            if let Some(v) = existing {
-                conn.execute_batch(&format!("DROP TABLE {}", ident(&scratch)))
-                    .map_err(|e| StoreError::db("dropping the scratch table", e))?;
-                let version = load_version(conn, req.name, v as u32)?;
-                return Ok(ImportOutcome {
-                    version,
-                    created: false,
-                });
-            }
-
-            let table_name = format!("ds_{}", &hash[..16]);
-            let shared: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                    [&table_name],
-                    |r| r.get(0),
-                )
-                .map_err(|e| StoreError::db("looking for a table with this content", e))?;
-            let move_sql = if shared > 0 {
-                format!("DROP TABLE {}", ident(&scratch))
-            } else {
-                format!(
-                    "ALTER TABLE {} RENAME TO {}",
-                    ident(&scratch),
-                    ident(&table_name)
-                )
-            };
-            conn.execute_batch(&move_sql)
-                .map_err(|e| StoreError::db("storing the version's table", e))?;
-
-            let parent: Option<i64> = conn
-                .query_row(
-                    "SELECT max(version) FROM dataset_versions WHERE name = ?",
-                    [req.name],
-                    |r| r.get(0),
-                )
-                .map_err(|e| StoreError::db("reading versions", e))?;
-            let version = DatasetVersion {
-                name: req.name.to_string(),
-                version: parent.unwrap_or(0) as u32 + 1,
-                hash,
-                rows: summary.rows,
-                columns,
-                source: source.clone(),
-                created_at: cairn_core::now_rfc3339(),
-            };
-            conn.execute(
-                "INSERT INTO dataset_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                duckdb::params![
-                    version.name,
-                    version.version,
-                    version.hash,
-                    version.rows as i64,
-                    serde_json::to_string(&version.columns).expect("columns serialise"),
-                    version.source,
-                    table_name,
-                    parent,
-                    version.created_at,
-                ],
-            )
-            .map_err(|e| StoreError::db("recording the version", e))?;
-            Ok(ImportOutcome {
-                version,
-                created: true,
-            })
-        })
-    }
-
-    /// Every version of every data set, by name then version.
-    pub fn list_versions(&self) -> Result<Vec<DatasetVersion>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("{VERSION_SELECT} ORDER BY name, version"))
-            .map_err(|e| StoreError::db("listing data sets", e))?;
-        let rows = stmt
-            .query_map([], version_from_row)
-            .map_err(|e| StoreError::db("listing data sets", e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::db("listing data sets", e))?
-            .into_iter()
-            .collect()
-    }
-
-    /// Finds the version a user means by `NAME`, `NAME@3`, `NAME@latest` or `NAME@<hash prefix>`.
-    pub fn resolve_dataset(&self, r: &DatasetRef) -> Result<DatasetVersion> {
-        let all: Vec<DatasetVersion> = self
-            .list_versions()?
-            .into_iter()
-            .filter(|v| v.name == r.name)
-            .collect();
-        if all.is_empty() {
-            let names: Vec<String> = {
-                let mut n: Vec<String> =
-                    self.list_versions()?.into_iter().map(|v| v.name).collect();
-                n.dedup();
-                n
-            };
-            let hint = if names.is_empty() {
-                "the workspace has no data sets yet; import one with `cairn data import FILE`"
-                    .to_string()
-            } else {
-                format!("known data sets: {}", names.join(", "))
-            };
-            return Err(StoreError::not_found(
-                format!("data set `{}`", r.name),
-                hint,
+        };
+        if let Some((odd, _)) = files.iter().find(|(_, f)| *f != format) {
+            return Err(import_error(
+                &odd.display().to_string(),
+                None,
+                None,
+                format!("this file's format differs from the folder's first file ({format:?})"),
+                "a folder import reads files of one format; move the others out or pass --format",
             ));
         }
-        let found: Vec<&DatasetVersion> = match &r.selector {
-            VersionSelector::Latest => all.last().into_iter().collect(),
-            VersionSelector::Number(n) => all.iter().filter(|v| v.version == *n).collect(),
-            VersionSelector::HashPrefix(p) => all
-                .iter()
-                .filter(|v| v.hash.starts_with(p.as_str()))
-                .collect(),
-        };
-        match found.as_slice() {
-            [one] => Ok((*one).clone()),
-            [] => Err(StoreError::not_found(
-                format!("that version of `{}`", r.name),
-                format!("it has versions 1 to {}", all.len()),
-            )),
-            _ => Err(StoreError::Invalid(format!(
-                "the hash prefix matches {} versions of `{}`; give more digits",
-                found.len(),
-                r.name
-            ))),
-        }
+        return Ok((files.into_iter().map(|f| f.0).collect(), format));
     }
+    if !meta.is_file() {
+        return Err(import_error(shown, None, None, "this is not a regular file", "name a CSV, Parquet or JSON file, or a folder of them"));
+    }
+    let format = format.or_else(|| FileFormat::from_path(path)).ok_or_else(|| {
+        import_error(
+            shown,
+            None,
+            None,
+            "the file type cannot be told from its extension",
+            "use a .csv, .tsv, .parquet, .json or .jsonl file, or pass --format",
+        )
+    })?;
+    Ok((vec![path.to_path_buf()], format))
+}
 
-    /// Reads a version's rows, in order: numeric columns as `f64`, all others as text.
-    pub fn read_frame(&self, version: &DatasetVersion) -> Result<Frame> {
-        let table: String = self
-            .conn
-            .query_row(
-                "SELECT table_name FROM dataset_versions WHERE name = ? AND version = ?",
-                duckdb::params![version.name, version.version],
-                |r| r.get(0),
-            )
-            .map_err(|e| StoreError::db(format!("finding the table of {}", version.label()), e))?;
-        let select: Vec<String> = version
-            .columns
-            .iter()
-            .map(|c| {
-                let ty = if c.dtype.is_numeric() {
-                    "DOUBLE"
-                } else {
-                    "VARCHAR"
-                };
-                format!("CAST({} AS {ty})", ident(&c.name))
-            })
-            .collect();
-        let sql = format!(
-            "SELECT {} FROM {} ORDER BY rowid",
-            select.join(", "),
-            ident(&table)
-        );
-        let mut values: Vec<FrameValues> = version
-            .columns
-            .iter()
-            .map(|c| {
-                let n = version.rows as usize;
-                if c.dtype.is_numeric() {
-                    FrameValues::Numeric(Vec::with_capacity(n))
-                } else {
-                    FrameValues::Text(Vec::with_capacity(n))
+impl Store {
+    /// Imports a file or folder as the next version of data set `name` (or returns the identical
+    /// existing one). Progress goes to `observer`, which may cancel; nothing is left behind then.
+    pub fn import(
+        &self,
+        req: &ImportRequest<'_>,
+        observer: &mut dyn ProgressObserver,
+    ) -> Result<ImportOutcome> {
+        cairn_core::dataset::validate_dataset_name(req.name).map_err(StoreError::Invalid)?;
+        let shown = req.path.display().to_string();
+        let (files, format) = files_of(req.path, &shown, req.options.format)?;
+        let mut options = req.options.clone();
+        options.format = Some(format);
+        let mut plans = Vec::with_capacity(files.len());
+        for path in &files {
+            let shown = path.display().to_string();
+            if std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) == 0 {
+                return Err(import_error(
+                    &shown,
+                    None,
+                    None,
+                    "the file is empty (0 bytes)",
+                    "a CSV needs a header line and at least one data row",
+                ));
+            }
+            let abs = std::fs::canonicalize(path)
+                .map_err(|e| import_error(&shown, None, None, e.to_string(), ""))?;
+            let abs = literal(&abs.to_string_lossy());
+            let plan = match format {
+                FileFormat::Csv => {
+                    let csv = csv_check::plan(path, &shown, &options)?;
+                    // Later files of a folder are read with the first file's dialect.
+                    if plans.is_empty() {
+                        options.delimiter = Some(csv.delimiter as char);
+                        options.quote = Some(csv.quote as char);
+                        options.header = Some(csv.header);
+                        options.encoding = Some(csv.encoding);
+                    }
+                    FilePlan {
+                        reader: csv.reader_sql(&abs, &options.columns),
+                        path: path.clone(),
+                        shown,
+                        csv: Some(csv),
+                    }
                 }
-            })
-            .collect();
-        let ctx = || format!("reading {}", version.label());
-        let mut stmt = self
-            .conn
-            .prepare(&sql)
-            .map_err(|e| StoreError::db(ctx(), e))?;
-        let mut rows = stmt.query([]).map_err(|e| StoreError::db(ctx(), e))?;
-        while let Some(row) = rows.next().map_err(|e| StoreError::db(ctx(), e))? {
-            for (i, col) in values.iter_mut().enumerate() {
-                match col {
-                    FrameValues::Numeric(v) => {
-                        v.push(row.get(i).map_err(|e| StoreError::db(ctx(), e))?)
+                FileFormat::Parquet => FilePlan {
+                    reader: format!("read_parquet({abs})"),
+                    path: path.clone(),
+                    shown,
+                    csv: None,
+                },
+                FileFormat::Json => FilePlan {
+                    reader: format!("read_json({abs}, records = true, format = 'auto')"),
+                    path: path.clone(),
+                    shown,
+                    csv: None,
+                },
+            };
+            plans.push(plan);
+        }
+        let source = if files.len() == 1 {
+            file_name(&files[0])
+        } else {
+            format!("{}/ ({} files)", file_name(req.path), files.len())
+        };
+        let options_json = serde_json::to_string(&options).expect("options serialise");
+        let name = req.name;
+        let options = &options;
+        let plans = &plans;
+        self.watched(observer, move |conn, watch| {
+            let scratch = format!("_import_{}", cairn_core::RunId::new_v7());
+            let n = plans.len();
+            for (i, plan) in plans.iter().enumerate() {
+                watch.stage("read", format!("{} ({}/{n})", plan.shown, i + 1))?;
+                if i == 0 {
+                    conn.execute_batch(&format!(
+                        "CREATE TABLE {} AS SELECT * FROM {}",
+                        ident(&scratch),
+                        plan.reader
+                    ))
+                    .map_err(|e| watch.engine(read_failure(plan, format, &e.to_string())))?;
+                    if let Some(csv) = &plan.csv {
+                        // The engine must see the columns Cairn saw; anything else means it
+                        // misread the dialect, so find the line that misled it.
+                        let seen = table_column_names(conn, &scratch)?;
+                        if seen != csv.names {
+                            return Err(read_failure(
+                                plan,
+                                format,
+                                &format!(
+                                    "the columns were read as {} instead of {}",
+                                    seen.join(", "),
+                                    csv.names.join(", ")
+                                ),
+                            ));
+                        }
                     }
-                    FrameValues::Text(v) => {
-                        v.push(row.get(i).map_err(|e| StoreError::db(ctx(), e))?)
+                } else {
+                    let first = table_column_names(conn, &scratch)?;
+                    let these = reader_column_names(conn, &plan.reader)
+                        .map_err(|e| watch.engine(read_failure(plan, format, &e)))?;
+                    if first != these {
+                        let at = first
+                            .iter()
+                            .zip(&these)
+                            .position(|(a, b)| a != b)
+                            .unwrap_or(first.len().min(these.len()));
+                        return Err(import_error(
+                            &plan.shown,
+                            None,
+                            these.get(at).cloned(),
+                            format!(
+                                "its columns differ from {} at column {} (`{}` there)",
+                                plans[0].shown,
+                                at + 1,
+                                first.get(at).map(String::as_str).unwrap_or("none")
+                            ),
+                            "every file of a folder import needs the same columns in the same order",
+                        ));
                     }
+                    conn.execute_batch(&format!(
+                        "INSERT INTO {} SELECT * FROM {}",
+                        ident(&scratch),
+                        plan.reader
+                    ))
+                    .map_err(|e| watch.engine(read_failure(plan, format, &e.to_string())))?;
                 }
             }
-        }
-        Ok(Frame {
-            columns: version
-                .columns
-                .iter()
-                .zip(values)
-                .map(|(c, values)| FrameColumn {
-                    name: c.name.clone(),
-                    dtype: c.dtype.clone(),
-                    values,
-                })
-                .collect(),
+            watch.stage("types", "")?;
+            apply_overrides(conn, &scratch, &options.columns, format, &plans[0].shown)?;
+            normalise_types(conn, &scratch)?;
+            check_not_null(conn, &scratch, &options.columns, &shown)?;
+            let outcome = register_table(
+                conn,
+                watch,
+                &scratch,
+                NewVersion {
+                    name,
+                    source,
+                    options_json: Some(options_json),
+                    categorical: options
+                        .columns
+                        .iter()
+                        .filter(|c| c.categorical)
+                        .map(|c| c.column.clone())
+                        .collect(),
+                    lineage: None,
+                },
+            );
+            match outcome {
+                Err(StoreError::Invalid(msg)) if msg == NO_ROWS => Err(import_error(
+                    &shown,
+                    None,
+                    None,
+                    "the file has a header but no data rows",
+                    "add at least one row of data",
+                )),
+                other => other,
+            }
         })
     }
 }
 
-const VERSION_SELECT: &str =
-    "SELECT name, version, hash, rows, columns_json, source, created_at FROM dataset_versions";
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
 
-fn version_from_row(r: &duckdb::Row<'_>) -> duckdb::Result<Result<DatasetVersion>> {
-    let columns_json: String = r.get(4)?;
-    let columns = serde_json::from_str(&columns_json).map_err(|e| {
-        StoreError::Invalid(format!(
-            "stored schema of a data set version is unreadable: {e}"
+/// Explains why the engine could not read a file, finding the exact line for CSV.
+fn read_failure(plan: &FilePlan, format: FileFormat, message: &str) -> StoreError {
+    if message.contains("INTERRUPT") || message.contains("Interrupted") {
+        return StoreError::Cancelled;
+    }
+    if let Some(csv) = &plan.csv {
+        if let Err(located) = csv_check::locate_problem(&plan.path, &plan.shown, csv) {
+            return StoreError::Import(located);
+        }
+    }
+    let (line, column, reason) = describe_engine_error(message);
+    let (reason, hint) = match format {
+        FileFormat::Json if message.contains("expected records") => (
+            "the JSON is not an array of objects, nor one object per line".to_string(),
+            "use a JSON array of objects (`[{\"a\": 1}, ...]`) or JSON Lines with one object per line",
+        ),
+        FileFormat::Parquet if message.contains("magic bytes") => (
+            format!("{reason} (the file is not Parquet, or it was cut short)"),
+            hint_for(format),
+        ),
+        _ => (reason, hint_for(format)),
+    };
+    import_error(&plan.shown, line, column, reason, hint)
+}
+
+fn reader_column_names(conn: &Connection, reader: &str) -> std::result::Result<Vec<String>, String> {
+    let mut stmt = conn
+        .prepare(&format!("DESCRIBE SELECT * FROM {reader}"))
+        .map_err(|e| e.to_string())?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(|e| e.to_string())?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    Ok(names)
+}
+
+fn table_column_names(conn: &Connection, table: &str) -> Result<Vec<String>> {
+    Ok(table_columns(conn, table)?.into_iter().map(|(n, _, _)| n).collect())
+}
+
+/// Applies type overrides that the reader did not (CSV takes them at read time).
+fn apply_overrides(
+    conn: &Connection,
+    table: &str,
+    overrides: &[ColumnOverride],
+    format: FileFormat,
+    shown: &str,
+) -> Result<()> {
+    let names = table_column_names(conn, table)?;
+    for o in overrides {
+        if !names.contains(&o.column) {
+            return Err(import_error(
+                shown,
+                None,
+                Some(o.column.clone()),
+                "an override names a column the file does not have",
+                &format!("its columns are: {}", names.join(", ")),
+            ));
+        }
+        if format == FileFormat::Csv {
+            continue;
+        }
+        if let Some(dtype) = &o.dtype {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {} ALTER COLUMN {} TYPE {}",
+                ident(table),
+                ident(&o.column),
+                engine_type(dtype)
+            ))
+            .map_err(|e| {
+                import_error(
+                    shown,
+                    None,
+                    Some(o.column.clone()),
+                    format!("cannot read the column as {dtype}: {}", describe_engine_error(&e.to_string()).2),
+                    "choose a type every value of the column fits",
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The DuckDB type that stores a logical type.
+pub(crate) fn engine_type(dtype: &DataType) -> &'static str {
+    match dtype {
+        DataType::Boolean => "BOOLEAN",
+        DataType::Integer => "BIGINT",
+        DataType::Float => "DOUBLE",
+        DataType::String | DataType::Other(_) => "VARCHAR",
+        DataType::Date => "DATE",
+        DataType::Timestamp => "TIMESTAMP",
+    }
+}
+
+/// Stores every column as one of Cairn's logical types: decimals and 32-bit floats become
+/// DOUBLE, nested and exotic types (JSON, lists, structs, blobs, times) become text.
+fn normalise_types(conn: &Connection, table: &str) -> Result<()> {
+    for (name, engine, dtype) in table_columns(conn, table)? {
+        let target = match dtype {
+            DataType::Float if engine != "DOUBLE" => "DOUBLE",
+            DataType::Other(_) => "VARCHAR",
+            _ => continue,
+        };
+        conn.execute_batch(&format!(
+            "ALTER TABLE {} ALTER COLUMN {} TYPE {target}",
+            ident(table),
+            ident(&name)
         ))
-    });
-    Ok(columns.map(|columns| DatasetVersion {
-        name: r.get(0).unwrap_or_default(),
-        version: r.get::<_, i64>(1).unwrap_or_default() as u32,
-        hash: r.get(2).unwrap_or_default(),
-        rows: r.get::<_, i64>(3).unwrap_or_default() as u64,
+        .map_err(|e| StoreError::db(format!("storing column `{name}` as {target}"), e))?;
+    }
+    Ok(())
+}
+
+fn check_not_null(conn: &Connection, table: &str, overrides: &[ColumnOverride], shown: &str) -> Result<()> {
+    for o in overrides.iter().filter(|o| o.not_null) {
+        let (nulls, first): (i64, Option<i64>) = conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FILTER (WHERE {c} IS NULL), min(rowid) FILTER (WHERE {c} IS NULL) FROM {}",
+                    ident(table),
+                    c = ident(&o.column)
+                ),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(|e| StoreError::db("checking not-null columns", e))?;
+        if nulls > 0 {
+            return Err(import_error(
+                shown,
+                None,
+                Some(o.column.clone()),
+                format!(
+                    "{nulls} value(s) are empty, first in data row {}, but the column was declared not null",
+                    first.unwrap_or(0) + 1
+                ),
+                "fill the empty values or drop the not-null override",
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) const NO_ROWS: &str = "the table has no rows";
+
+/// What [`register_table`] records about a new table.
+pub(crate) struct NewVersion<'a> {
+    pub name: &'a str,
+    pub source: String,
+    pub options_json: Option<String>,
+    pub categorical: Vec<String>,
+    /// `(parent name, parent version, kind, details)`.
+    pub lineage: Option<(String, u32, &'static str, serde_json::Value)>,
+}
+
+/// Hashes a scratch table and either returns the identical existing version of `new.name`
+/// (dropping the scratch table) or stores it as the next version, with its profile.
+pub(crate) fn register_table(
+    conn: &Connection,
+    watch: &Watch,
+    scratch: &str,
+    new: NewVersion<'_>,
+) -> Result<ImportOutcome> {
+    let engine_columns = table_columns(conn, scratch)?;
+    watch.stage("hash", "")?;
+    let summary = summarise(conn, scratch, &engine_columns).map_err(|e| watch.engine(e))?;
+    if summary.rows == 0 {
+        return Err(StoreError::Invalid(NO_ROWS.into()));
+    }
+    let columns: Vec<Column> = engine_columns
+        .into_iter()
+        .zip(&summary.nulls)
+        .map(|((name, _, dtype), nulls)| Column {
+            categorical: new.categorical.contains(&name),
+            name,
+            dtype,
+            nullable: *nulls > 0,
+        })
+        .collect();
+    let hash = table_hash(&columns, &summary.rows_digest);
+
+    let existing: Option<i64> = conn
+        .query_row(
+            "SELECT version FROM dataset_versions WHERE name = ? AND hash = ? AND deleted_at IS NULL",
+            duckdb::params![new.name, hash],
+            |r| r.get(0),
+        )
+        .ok();
+    if let Some(v) = existing {
+        conn.execute_batch(&format!("DROP TABLE {}", ident(scratch)))
+            .map_err(|e| StoreError::db("dropping the scratch table", e))?;
+        let version = load_version(conn, new.name, v as u32)?;
+        return Ok(ImportOutcome {
+            version,
+            created: false,
+        });
+    }
+
+    let table_name = format!("ds_{}", &hash[..16]);
+    let shared: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+            [&table_name],
+            |r| r.get(0),
+        )
+        .map_err(|e| StoreError::db("looking for a table with this content", e))?;
+    let move_sql = if shared > 0 {
+        format!("DROP TABLE {}", ident(scratch))
+    } else {
+        format!("ALTER TABLE {} RENAME TO {}", ident(scratch), ident(&table_name))
+    };
+    conn.execute_batch(&move_sql)
+        .map_err(|e| StoreError::db("storing the version's table", e))?;
+
+    let has_profile: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM dataset_profiles WHERE table_name = ?",
+            [&table_name],
+            |r| r.get(0),
+        )
+        .map_err(|e| StoreError::db("looking for a profile", e))?;
+    if has_profile == 0 {
+        watch.stage("profile", format!("{} columns", columns.len()))?;
+        let profile = crate::profile::compute(conn, &table_name, &columns, summary.rows)
+            .map_err(|e| watch.engine(e))?;
+        conn.execute(
+            "INSERT INTO dataset_profiles VALUES (?, ?)",
+            duckdb::params![table_name, serde_json::to_string(&profile).expect("profile serialises")],
+        )
+        .map_err(|e| StoreError::db("storing the profile", e))?;
+    }
+    watch.check()?;
+
+    let (number, parent) = next_version_numbers(conn, new.name)?;
+    let version = DatasetVersion {
+        name: new.name.to_string(),
+        version: number,
+        hash,
+        rows: summary.rows,
         columns,
-        source: r.get(5).unwrap_or_default(),
-        created_at: r.get(6).unwrap_or_default(),
-    }))
-}
-
-fn load_version(conn: &Connection, name: &str, version: u32) -> Result<DatasetVersion> {
-    conn.query_row(
-        &format!("{VERSION_SELECT} WHERE name = ? AND version = ?"),
-        duckdb::params![name, version],
-        version_from_row,
+        source: new.source,
+        created_at: cairn_core::now_rfc3339(),
+        parent_version: parent,
+    };
+    conn.execute(
+        "INSERT INTO dataset_versions (name, version, hash, rows, columns_json, source, table_name, parent_version, created_at, options_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        duckdb::params![
+            version.name,
+            version.version,
+            version.hash,
+            version.rows as i64,
+            serde_json::to_string(&version.columns).expect("columns serialise"),
+            version.source,
+            table_name,
+            parent,
+            version.created_at,
+            new.options_json,
+        ],
     )
-    .map_err(|e| StoreError::db("reading a version", e))?
+    .map_err(|e| StoreError::db("recording the version", e))?;
+    if let Some((parent_name, parent_version, kind, details)) = new.lineage {
+        conn.execute(
+            "INSERT INTO dataset_lineage VALUES (?, ?, ?, ?, ?, ?)",
+            duckdb::params![
+                version.name,
+                version.version,
+                parent_name,
+                parent_version,
+                kind,
+                details.to_string()
+            ],
+        )
+        .map_err(|e| StoreError::db("recording lineage", e))?;
+    }
+    Ok(ImportOutcome {
+        version,
+        created: true,
+    })
 }
 
-fn table_columns(conn: &Connection, table: &str) -> Result<Vec<(String, DataType)>> {
+/// `(name, DuckDB type, logical type)` of each column, in order.
+pub(crate) fn table_columns(conn: &Connection, table: &str) -> Result<Vec<(String, String, DataType)>> {
     let mut stmt = conn
         .prepare(
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
@@ -409,7 +571,8 @@ fn table_columns(conn: &Connection, table: &str) -> Result<Vec<(String, DataType
     let mut out = Vec::new();
     for row in rows {
         let (name, ty) = row.map_err(|e| StoreError::db("reading the imported schema", e))?;
-        out.push((name, logical_type(&ty)));
+        let logical = logical_type(&ty);
+        out.push((name, ty, logical));
     }
     Ok(out)
 }
@@ -438,29 +601,43 @@ struct Summary {
     rows_digest: String,
 }
 
-/// One pass over the scratch table: row count, nulls per column and the row digest.
-///
-/// Each row is written canonically — every value cast to text, `\` and the unit separator
-/// escaped, NULL as `\N`, values joined by U+001F — and digested with MD5; the digests, in row
-/// order, are then digested with SHA-256. Both are fixed algorithms, so the hash does not depend
-/// on the DuckDB version or the machine.
-fn summarise(conn: &Connection, table: &str, columns: &[(String, DataType)]) -> Result<Summary> {
-    let canon: Vec<String> = columns
-        .iter()
-        .map(|(name, _)| {
+/// A row written canonically: every value cast to text, `\\` and the unit separator escaped,
+/// NULL as `\\N`, values joined by U+001F.
+pub(crate) fn canonical_row_sql<'a>(columns: impl IntoIterator<Item = &'a str>) -> String {
+    let parts: Vec<String> = columns
+        .into_iter()
+        .map(|name| {
             format!(
                 "coalesce(replace(replace(CAST({} AS VARCHAR), '\\', '\\\\'), chr(31), '\\u001f'), '\\N')",
                 ident(name)
             )
         })
         .collect();
+    if parts.is_empty() {
+        "''".to_string()
+    } else {
+        parts.join(" || chr(31) || ")
+    }
+}
+
+/// One pass over the scratch table: row count, nulls per column and the row digest.
+///
+/// Each row is written canonically — every value cast to text, `\` and the unit separator
+/// escaped, NULL as `\N`, values joined by U+001F — and digested with MD5; the digests, in row
+/// order, are then digested with SHA-256. Both are fixed algorithms, so the hash does not depend
+/// on the DuckDB version or the machine.
+fn summarise(
+    conn: &Connection,
+    table: &str,
+    columns: &[(String, String, DataType)],
+) -> Result<Summary> {
+    let canon = canonical_row_sql(columns.iter().map(|(name, _, _)| name.as_str()));
     let counts: Vec<String> = columns
         .iter()
-        .map(|(name, _)| format!("count(*) - count({})", ident(name)))
+        .map(|(name, _, _)| format!("count(*) - count({})", ident(name)))
         .collect();
     let sql = format!(
-        "SELECT count(*), sha256(coalesce(string_agg(md5({}), '' ORDER BY rowid), '')){}{} FROM {}",
-        canon.join(" || chr(31) || "),
+        "SELECT count(*), sha256(coalesce(string_agg(md5({canon}), '' ORDER BY rowid), '')){}{} FROM {}",
         if counts.is_empty() { "" } else { ", " },
         counts.join(", "),
         ident(table)
@@ -483,10 +660,15 @@ fn summarise(conn: &Connection, table: &str, columns: &[(String, DataType)]) -> 
 
 /// The version hash: SHA-256 over a format tag, the schema (names and logical types) and the
 /// row digest.
+/// A column marked categorical adds `\u{1f}categorical` to its line, so marking one is a change.
 fn table_hash(columns: &[Column], rows_digest: &str) -> String {
     let mut text = String::from("cairn-table-v1\n");
     for c in columns {
-        text.push_str(&format!("{}\u{1f}{}\n", c.name, c.dtype));
+        text.push_str(&format!("{}\u{1f}{}", c.name, c.dtype));
+        if c.categorical {
+            text.push_str("\u{1f}categorical");
+        }
+        text.push('\n');
     }
     text.push_str(rows_digest);
     sha256_hex(text.as_bytes())
@@ -504,7 +686,7 @@ fn hint_for(format: FileFormat) -> &'static str {
 
 /// Pulls line, column and a one-line reason out of a DuckDB reader error, dropping its
 /// reader-option dump and "possible fixes" (those name DuckDB options, not Cairn's).
-fn describe_engine_error(message: &str) -> (Option<u64>, Option<String>, String) {
+pub(crate) fn describe_engine_error(message: &str) -> (Option<u64>, Option<String>, String) {
     let number_after = |key: &str| -> Option<u64> {
         let at = message.find(key)? + key.len();
         let digits: String = message[at..]
@@ -557,7 +739,12 @@ fn describe_engine_error(message: &str) -> (Option<u64>, Option<String>, String)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cairn_core::{DatasetRef, FrameValues, Progress};
     use std::io::Write;
+
+    fn silent() -> impl ProgressObserver {
+        Progress::silent()
+    }
 
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
         let p = dir.join(name);
@@ -573,9 +760,9 @@ mod tests {
         let req = ImportRequest {
             path: &p,
             name: "a",
-            format: None,
+            options: Default::default(),
         };
-        let first = store.import(&req).unwrap();
+        let first = store.import(&req, &mut silent()).unwrap();
         assert!(first.created);
         assert_eq!(first.version.version, 1);
         assert_eq!(first.version.rows, 2);
@@ -593,7 +780,7 @@ mod tests {
                 ("label", DataType::String, false)
             ]
         );
-        let again = store.import(&req).unwrap();
+        let again = store.import(&req, &mut silent()).unwrap();
         assert!(!again.created);
         assert_eq!(again.version, first.version);
 
@@ -602,8 +789,8 @@ mod tests {
             .import(&ImportRequest {
                 path: &p2,
                 name: "a",
-                format: None,
-            })
+                options: Default::default(),
+            }, &mut silent())
             .unwrap();
         assert_eq!(second.version.version, 2);
         assert_ne!(second.version.hash, first.version.hash);
@@ -642,8 +829,8 @@ mod tests {
             .import(&ImportRequest {
                 path: &a,
                 name: "a",
-                format: None,
-            })
+                options: Default::default(),
+            }, &mut silent())
             .unwrap()
             .version
             .hash;
@@ -651,8 +838,8 @@ mod tests {
             .import(&ImportRequest {
                 path: &b,
                 name: "b",
-                format: None,
-            })
+                options: Default::default(),
+            }, &mut silent())
             .unwrap()
             .version
             .hash;
@@ -674,9 +861,9 @@ mod tests {
             ),
             (
                 "bad_utf8.csv",
-                b"a,b\n1,ok\n2,\xff\xfe bad\n3,fine\n",
+                b"a,b\n1,caf\xc3\xa9\n2,\xff bad\n3,fine\n",
                 Some(3),
-                "",
+                "UTF-8",
             ),
         ];
         for (name, bytes, line, words) in cases {
@@ -685,8 +872,8 @@ mod tests {
                 .import(&ImportRequest {
                     path: &p,
                     name: "hostile",
-                    format: None,
-                })
+                    options: Default::default(),
+                }, &mut silent())
                 .unwrap_err();
             let StoreError::Import(ie) = &err else {
                 panic!("{name}: expected an import error, got {err}")

@@ -5,14 +5,22 @@
 //! or how a workspace directory is laid out beyond the one file it is handed.
 
 mod csv_check;
+mod diff;
 mod error;
 mod ingest;
 mod migrate;
+mod profile;
+mod quality;
 mod runs;
+mod split;
 mod sql;
+mod versions;
+mod watch;
 
 pub use error::{ImportError, StoreError};
-pub use ingest::{FileFormat, ImportOutcome, ImportRequest};
+pub use cairn_core::FileFormat;
+pub use ingest::{ImportOutcome, ImportRequest};
+pub use versions::{DeleteOutcome, Page};
 pub use migrate::SCHEMA_VERSION;
 pub use runs::NewRun;
 
@@ -67,20 +75,23 @@ impl Store {
 
     /// Runs `f` inside one transaction: all of its writes land, or none do.
     fn in_transaction<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        self.conn
-            .execute_batch("BEGIN TRANSACTION")
-            .map_err(|e| StoreError::db("begin", e))?;
-        match f(&self.conn) {
-            Ok(v) => {
-                self.conn
-                    .execute_batch("COMMIT")
-                    .map_err(|e| StoreError::db("commit", e))?;
-                Ok(v)
-            }
-            Err(err) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(err)
-            }
+        transaction(&self.conn, f)
+    }
+}
+
+/// Runs `f` inside one transaction on `conn`: all of its writes land, or none do.
+pub(crate) fn transaction<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    conn.execute_batch("BEGIN TRANSACTION")
+        .map_err(|e| StoreError::db("begin", e))?;
+    match f(conn) {
+        Ok(v) => {
+            conn.execute_batch("COMMIT")
+                .map_err(|e| StoreError::db("commit", e))?;
+            Ok(v)
+        }
+        Err(err) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(err)
         }
     }
 }

@@ -61,6 +61,26 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO meta VALUES ('change_seq', '0');
     "#,
+    // 2: import options, tombstones, profiles, lineage, quality reports.
+    r#"
+    ALTER TABLE dataset_versions ADD COLUMN options_json VARCHAR;
+    ALTER TABLE dataset_versions ADD COLUMN deleted_at VARCHAR;
+    CREATE TABLE dataset_profiles (table_name VARCHAR PRIMARY KEY, profile_json VARCHAR NOT NULL);
+    CREATE TABLE dataset_lineage (
+        child_name VARCHAR NOT NULL,
+        child_version INTEGER NOT NULL,
+        parent_name VARCHAR NOT NULL,
+        parent_version INTEGER NOT NULL,
+        kind VARCHAR NOT NULL,
+        details_json VARCHAR NOT NULL
+    );
+    CREATE TABLE quality_reports (
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        report_json VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -11,3 +11,111 @@ status: string, model: string,
  */
 dataset: string, target: string, created_at: string, metrics: Record<string, number>, tags: Record<string, string>, };
 export type AppError = { code: string, message: string, };
+export type DatasetDetail = { name: string, versions: Array<DatasetVersion>, lineage: Array<LineageEdge>, };
+export type DeleteSummary = { 
+/**
+ * `name@version`.
+ */
+deleted: string, 
+/**
+ * Runs that trained on it and now name a deleted version.
+ */
+runs: Array<string>, 
+/**
+ * Derived versions whose lineage now names a deleted parent.
+ */
+derived: Array<string>, 
+/**
+ * False when another live version shares the content, so the data stays.
+ */
+table_dropped: boolean, };
+export type RowPage = { offset: number, total: number, columns: Array<string>, rows: Array<Array<string | null>>, };
+export type DataType = "boolean" | "integer" | "float" | "string" | "date" | "timestamp" | { "other": string };
+export type Column = { name: string, dtype: DataType, nullable: boolean, 
+/**
+ * Marked by the user as categorical (a label or code, not a quantity).
+ */
+categorical?: boolean, };
+export type DatasetVersion = { name: string, version: number, hash: string, rows: number, columns: Array<Column>, 
+/**
+ * File name the version was imported from (no directory: host paths never leave the machine).
+ */
+source: string, created_at: string, 
+/**
+ * The version of the same data set this one followed, if any.
+ */
+parent_version: number | null, };
+export type LineageEdge = { child: string, parent: string, 
+/**
+ * `"split"`.
+ */
+kind: string, details: JsonValue, 
+/**
+ * True when the parent version has since been deleted (with `--force`).
+ */
+parent_deleted: boolean, };
+export type DatasetProfile = { rows: number, columns: Array<ColumnProfile>, };
+export type ColumnProfile = { name: string, dtype: DataType, 
+/**
+ * Non-null values.
+ */
+count: number, nulls: number, distinct: number, 
+/**
+ * False when `distinct` is a HyperLogLog estimate; its relative error is `distinct_error`.
+ */
+distinct_exact: boolean, distinct_error?: number | null, 
+/**
+ * Smallest and largest value as text (numbers, dates, strings alike).
+ */
+min: string | null, max: string | null, numeric?: NumericStats | null, lengths?: LengthStats | null, 
+/**
+ * Most frequent values (not for float columns), most frequent first, ties by value.
+ */
+top?: Array<TopValue>, };
+export type NumericStats = { min: number, max: number, mean: number, 
+/**
+ * Sample standard deviation (n - 1), as pandas and numpy with `ddof=1` report it.
+ */
+std: number | null, 
+/**
+ * `(p, value)` pairs for [`QUANTILES`], linear interpolation like numpy's default.
+ */
+quantiles: Array<[number, number]>, quantiles_exact: boolean, histogram: Histogram, };
+export type Histogram = { edges: Array<number>, counts: Array<number>, };
+export type LengthStats = { min: number, max: number, mean: number, };
+export type TopValue = { value: string, count: number, };
+export type QualityReport = { dataset: string, version: number, rows: number, passed: boolean, results: Array<RuleResult>, checked_at: string, };
+export type RuleResult = { name: string, check: string, column: string | null, passed: boolean, 
+/**
+ * Rows that break the rule (for `rows`, the row count when out of bounds, else 0).
+ */
+failing: number, 
+/**
+ * Up to five failing rows: their 0-based row number and values, as text.
+ */
+samples: Array<SampleRow>, };
+export type SampleRow = { row: number, values: Array<[string, string | null]>, };
+export type DatasetDiff = { from: string, to: string, 
+/**
+ * The key column rows were matched on; `None` means rows were matched by their content hash.
+ */
+key: string | null, schema: SchemaDiff, rows_from: number, rows_to: number, added: number, removed: number, 
+/**
+ * Rows whose key is in both versions but whose values differ (only with a key).
+ */
+changed: number, unchanged: number, 
+/**
+ * For each shared column, how many matched rows changed in it (only with a key).
+ */
+changed_by_column: Array<[string, number]>, added_samples: Array<Array<[string, string | null]>>, removed_samples: Array<Array<[string, string | null]>>, changed_samples: Array<ChangedRow>, profile_deltas: Array<ProfileDelta>, };
+export type SchemaDiff = { added: Array<[string, DataType]>, removed: Array<[string, DataType]>, 
+/**
+ * `(column, type before, type after)`.
+ */
+retyped: Array<[string, DataType, DataType]>, };
+export type ChangedRow = { key: string, 
+/**
+ * `(column, before, after)` for each column that changed.
+ */
+cells: Array<[string, string | null, string | null]>, };
+export type ProfileDelta = { column: string, nulls: number, distinct: number, mean: number | null, std: number | null, min: number | null, max: number | null, };
