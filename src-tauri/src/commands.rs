@@ -2,7 +2,9 @@
 
 use crate::AppState;
 use cairn_app::Workspace;
-use cairn_app::json::{AppError, DatasetSummary, RunSummary, WorkspaceInfo};
+use cairn_app::json::{
+    AppError, DatasetDetail, DatasetSummary, RowPage, RunSummary, WorkspaceInfo,
+};
 
 /// Opens the workspace, runs `f` on a blocking thread (DuckDB and tantivy block), and releases
 /// the workspace again so the CLI can use it between calls.
@@ -39,4 +41,75 @@ pub async fn list_datasets(
 #[tauri::command]
 pub async fn list_runs(state: tauri::State<'_, AppState>) -> Result<Vec<RunSummary>, AppError> {
     with_workspace(&state, |ws| ws.run_summaries()).await
+}
+
+/// Serialises a value whose type `cairn-app` hands back without re-exporting it (profiles,
+/// quality reports, diffs live in `cairn-core`); the UI types it from `bindings.ts`.
+fn to_json<T: serde::Serialize>(value: T) -> cairn_app::Result<serde_json::Value> {
+    serde_json::to_value(value).map_err(|e| {
+        cairn_app::AppError::new(
+            cairn_app::ErrorCode::Internal,
+            format!("could not encode the answer for the window: {e}"),
+        )
+    })
+}
+
+/// One data set: its live versions (oldest first) and the lineage edges that touch it.
+#[tauri::command]
+pub async fn dataset_detail(
+    state: tauri::State<'_, AppState>,
+    name: String,
+) -> Result<DatasetDetail, AppError> {
+    with_workspace(&state, move |ws| ws.dataset_detail(&name)).await
+}
+
+/// Rows `offset .. offset + limit` of a version (`name`, `name@3`, `name@latest`), as text.
+/// A range scan on the row number: as fast at row 5,000,000 as at row 0.
+#[tauri::command]
+pub async fn dataset_page(
+    state: tauri::State<'_, AppState>,
+    reference: String,
+    offset: u64,
+    limit: u64,
+) -> Result<RowPage, AppError> {
+    with_workspace(&state, move |ws| {
+        ws.dataset_page(&reference, offset, limit)
+            .map(RowPage::from)
+    })
+    .await
+}
+
+/// `[DatasetVersion, DatasetProfile]`: the resolved version and the profile stored with it.
+#[tauri::command]
+pub async fn dataset_profile(
+    state: tauri::State<'_, AppState>,
+    reference: String,
+) -> Result<serde_json::Value, AppError> {
+    with_workspace(&state, move |ws| to_json(ws.dataset_profile(&reference)?)).await
+}
+
+/// `QualityReport | null`: the last `cairn data check` of a version.
+#[tauri::command]
+pub async fn last_quality_report(
+    state: tauri::State<'_, AppState>,
+    reference: String,
+) -> Result<serde_json::Value, AppError> {
+    with_workspace(&state, move |ws| {
+        to_json(ws.last_quality_report(&reference)?)
+    })
+    .await
+}
+
+/// `DatasetDiff` from `from` to `to`, rows matched on `key` when given, else by content.
+#[tauri::command]
+pub async fn diff_datasets(
+    state: tauri::State<'_, AppState>,
+    from: String,
+    to: String,
+    key: Option<String>,
+) -> Result<serde_json::Value, AppError> {
+    with_workspace(&state, move |ws| {
+        to_json(ws.diff_datasets(&from, &to, key.as_deref())?)
+    })
+    .await
 }

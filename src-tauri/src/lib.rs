@@ -45,7 +45,12 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, root: PathBuf) -> Builder<R> {
         .invoke_handler(tauri::generate_handler![
             commands::workspace_info,
             commands::list_datasets,
-            commands::list_runs
+            commands::list_runs,
+            commands::dataset_detail,
+            commands::dataset_page,
+            commands::dataset_profile,
+            commands::last_quality_report,
+            commands::diff_datasets
         ])
 }
 
