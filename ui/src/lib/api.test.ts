@@ -22,6 +22,31 @@ describe('api', () => {
     expect(invoke).toHaveBeenLastCalledWith('list_runs', undefined);
   });
 
+  it('calls the data commands with named arguments', async () => {
+    invoke.mockResolvedValueOnce({ name: 'penguins', versions: [], lineage: [] });
+    await api.datasetDetail('penguins');
+    expect(invoke).toHaveBeenLastCalledWith('dataset_detail', { name: 'penguins' });
+
+    invoke.mockResolvedValueOnce({ offset: 100, total: 344, columns: [], rows: [] });
+    await api.datasetPage('penguins@2', 100, 100);
+    expect(invoke).toHaveBeenLastCalledWith('dataset_page', { reference: 'penguins@2', offset: 100, limit: 100 });
+
+    invoke.mockResolvedValueOnce([{ name: 'penguins', version: 2 }, { rows: 344, columns: [] }]);
+    await expect(api.datasetProfile('penguins@2')).resolves.toEqual({
+      version: { name: 'penguins', version: 2 },
+      profile: { rows: 344, columns: [] },
+    });
+    expect(invoke).toHaveBeenLastCalledWith('dataset_profile', { reference: 'penguins@2' });
+
+    invoke.mockResolvedValueOnce(null);
+    await expect(api.lastQualityReport('penguins@1')).resolves.toBeNull();
+    expect(invoke).toHaveBeenLastCalledWith('last_quality_report', { reference: 'penguins@1' });
+
+    invoke.mockResolvedValueOnce({});
+    await api.diffDatasets('penguins@1', 'penguins@2', null);
+    expect(invoke).toHaveBeenLastCalledWith('diff_datasets', { from: 'penguins@1', to: 'penguins@2', key: null });
+  });
+
   it('passes AppError rejections through', async () => {
     invoke.mockRejectedValueOnce({ code: 'workspace_not_found', message: 'no .cairn here' });
     await expect(api.listRuns()).rejects.toEqual({ code: 'workspace_not_found', message: 'no .cairn here' });

@@ -1,13 +1,27 @@
 // Hand-written, typed wrappers around the Tauri IPC commands exposed by src-tauri.
 // The DTO types come from the generated ./bindings.ts.
 import { invoke } from '@tauri-apps/api/core';
-import type { AppError, DatasetSummary, RunSummary, WorkspaceInfo } from './bindings';
+import type {
+  AppError,
+  DatasetDetail,
+  DatasetDiff,
+  DatasetProfile,
+  DatasetSummary,
+  DatasetVersion,
+  QualityReport,
+  RowPage,
+  RunSummary,
+  WorkspaceInfo,
+} from './bindings';
 
 export type { AppError, DatasetSummary, RunSummary, WorkspaceInfo };
 
 /** Known run states (RunSummary.status is a plain string on the wire). */
 export const RUN_STATUSES = ['queued', 'running', 'finished', 'failed', 'killed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** The most rows one `dataset_page` call returns (the store caps `limit` there). */
+export const MAX_PAGE_ROWS = 10_000;
 
 /** True when the page runs inside the Tauri webview (IPC bridge present). */
 export function isTauri(): boolean {
@@ -49,4 +63,32 @@ export function listDatasets(): Promise<DatasetSummary[]> {
 
 export function listRuns(): Promise<RunSummary[]> {
   return call<RunSummary[]>('list_runs');
+}
+
+/** Every live version of one data set (oldest first) and the lineage edges that touch it. */
+export function datasetDetail(name: string): Promise<DatasetDetail> {
+  return call<DatasetDetail>('dataset_detail', { name });
+}
+
+/** One page of rows; `reference` is `name`, `name@3` or `name@latest`. */
+export function datasetPage(reference: string, offset: number, limit: number): Promise<RowPage> {
+  return call<RowPage>('dataset_page', { reference, offset, limit });
+}
+
+export type VersionProfile = { version: DatasetVersion; profile: DatasetProfile };
+
+/** The profile stored with a version, and the version it resolved to. */
+export async function datasetProfile(reference: string): Promise<VersionProfile> {
+  const [version, profile] = await call<[DatasetVersion, DatasetProfile]>('dataset_profile', { reference });
+  return { version, profile };
+}
+
+/** The last `cairn data check` report of a version, or null when it was never checked. */
+export function lastQualityReport(reference: string): Promise<QualityReport | null> {
+  return call<QualityReport | null>('last_quality_report', { reference });
+}
+
+/** Differences from `from` to `to`; rows are matched on `key` when given, else by content. */
+export function diffDatasets(from: string, to: string, key: string | null): Promise<DatasetDiff> {
+  return call<DatasetDiff>('diff_datasets', { from, to, key });
 }

@@ -11,6 +11,7 @@ import {
   setLocale,
   t,
   translate,
+  tSegments,
 } from './i18n';
 
 const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
@@ -66,6 +67,23 @@ describe('t()', () => {
       zh['header.refresh'] = saved;
     }
     expect(translate('zh-CN', 'no.such.key')).toBe('no.such.key');
+  });
+
+  it('cuts a template at the placeholders left for elements', () => {
+    setLocale('en', false);
+    expect(tSegments('data.lineage.derived', { kind: 'split' })).toEqual([
+      { slot: 'child' },
+      { text: ' derived from ' },
+      { slot: 'parent' },
+      { text: ' by split' },
+    ]);
+    setLocale('zh-CN', false);
+    expect(tSegments('data.lineage.derived', { kind: '拆分' })).toEqual([
+      { slot: 'child' },
+      { text: ' 由 ' },
+      { slot: 'parent' },
+      { text: ' 经拆分派生' },
+    ]);
   });
 
   it('leaves unknown placeholders untouched', () => {

@@ -106,6 +106,20 @@ export function t(key: string, params?: Params): string {
   return translate(getLocale(), key, params);
 }
 
+export type Segment = { text: string } | { slot: string };
+
+/**
+ * `t(key, params)` cut at the placeholders left in it, so a template can put elements (links,
+ * code) where a translation places `{name}`: "{child} derived from {parent}" gives
+ * `[{slot: 'child'}, {text: ' derived from '}, {slot: 'parent'}]`.
+ */
+export function tSegments(key: string, params?: Params): Segment[] {
+  return t(key, params)
+    .split(/(\{\w+\})/)
+    .filter((part) => part !== '')
+    .map((part) => (/^\{\w+\}$/.test(part) ? { slot: part.slice(1, -1) } : { text: part }));
+}
+
 /** Whether `key` exists in the English catalogue (used for e.g. unknown run statuses). */
 export function hasKey(key: string): boolean {
   return key in catalogues[DEFAULT_LOCALE];

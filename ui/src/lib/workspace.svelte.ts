@@ -15,6 +15,8 @@ class WorkspaceStore {
   loading = $state(false);
   /** Set once the first load has finished, whether it succeeded or failed. */
   ready = $state(false);
+  /** Counts finished refreshes, so views holding their own data reload when it changes. */
+  revision = $state(0);
 
   async refresh(): Promise<void> {
     if (this.loading) return;
@@ -34,6 +36,7 @@ class WorkspaceStore {
     this.error = error;
     this.loading = false;
     this.ready = true;
+    this.revision++;
   }
 
   dismissError(): void {

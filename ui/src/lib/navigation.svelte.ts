@@ -1,0 +1,30 @@
+// Which view the window shows, and which data set and version the Data view has open. Kept
+// outside the components so the overview can open a data set and a view switch keeps the choice.
+
+export type ViewId = 'overview' | 'data' | 'runs' | 'registry';
+export const DATA_TABS = ['versions', 'rows', 'profile', 'quality', 'diff'] as const;
+export type DataTab = (typeof DATA_TABS)[number];
+
+class Navigation {
+  view = $state<ViewId>('overview');
+  /** The data set the Data view shows; null means the first one listed. */
+  dataset = $state<string | null>(null);
+  /** The version of `dataset` the tabs show; null means its latest. */
+  version = $state<number | null>(null);
+  tab = $state<DataTab>('versions');
+
+  show(view: ViewId): void {
+    this.view = view;
+  }
+
+  /** Opens a data set (at a version, else its latest) in the Data view. */
+  openDataset(name: string, version: number | null = null, tab?: DataTab): void {
+    if (name !== this.dataset) this.version = null;
+    this.dataset = name;
+    if (version !== null) this.version = version;
+    if (tab) this.tab = tab;
+    this.view = 'data';
+  }
+}
+
+export const navigation = new Navigation();
