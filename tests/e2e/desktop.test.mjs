@@ -38,6 +38,30 @@ const readCatalogue = (name) =>
 const EN = readCatalogue('en');
 const ZH = readCatalogue('zh-CN');
 
+/** An English message with `{name}` filled in, numbers formatted as the UI formats them. */
+const en = (key, params = {}) => {
+  assert.ok(key in EN, `no message ${key} in en.json`);
+  return EN[key].replace(/\{(\w+)\}/g, (match, name) => {
+    const value = params[name];
+    if (value === undefined) return match;
+    return typeof value === 'number' ? new Intl.NumberFormat('en').format(value) : String(value);
+  });
+};
+
+// The data browser's data sets, as tests/e2e/run.sh prepares them.
+const PENGUINS = 'penguins';
+const PENGUINS_ROWS = 344;
+const PENGUINS_IDS = 'penguins_ids';
+const BIG = 'big';
+const BIG_ROWS = Number(process.env.E2E_BIG_ROWS || 2_000_000);
+/** The sample's rows as text, to check the table shows the right row at the right place. */
+const PENGUINS_CSV = fs
+  .readFileSync(path.join(REPO_ROOT, 'sample-data', 'penguins.csv'), 'utf8')
+  .trim()
+  .split('\n')
+  .slice(1)
+  .map((line) => line.split(','));
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const cssString = (value) => JSON.stringify(String(value)); // safe for CSS attribute selectors
 
@@ -181,6 +205,64 @@ class Session {
     throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}${lastError ? ` (last error: ${lastError.message})` : ''}`);
   }
 
+  /** Text content of the first element matching `css` (null when there is none). */
+  textOf(css) {
+    return this.execute(
+      'const el = document.querySelector(arguments[0]); return el ? el.textContent.trim() : null;',
+      css,
+    );
+  }
+
+  count(css) {
+    return this.execute('return document.querySelectorAll(arguments[0]).length;', css);
+  }
+
+  attr(css, name) {
+    return this.execute(
+      'const el = document.querySelector(arguments[0]); return el ? el.getAttribute(arguments[1]) : null;',
+      css,
+      name,
+    );
+  }
+
+  /** Picks an option of a <select> the way a person does: the value changes, `change` fires. */
+  async choose(css, value) {
+    const ok = await this.execute(
+      `const el = document.querySelector(arguments[0]);
+       if (!el || ![...el.options].some((o) => o.value === arguments[1])) return false;
+       el.value = arguments[1];
+       el.dispatchEvent(new Event('change', { bubbles: true }));
+       return true;`,
+      css,
+      String(value),
+    );
+    assert.ok(ok, `no option ${JSON.stringify(value)} in ${css}`);
+  }
+
+  /** Types into an <input>: sets its value and fires `input`, as typing does. */
+  async type(css, value) {
+    const ok = await this.execute(
+      `const el = document.querySelector(arguments[0]);
+       if (!el) return false;
+       el.focus();
+       el.value = arguments[1];
+       el.dispatchEvent(new Event('input', { bubbles: true }));
+       return true;`,
+      css,
+      String(value),
+    );
+    assert.ok(ok, `no input ${css}`);
+  }
+
+  /** Whether the first element matching `css` is a disabled control. */
+  isDisabled(css) {
+    return this.execute('return document.querySelector(arguments[0])?.disabled === true;', css);
+  }
+
+  async clickCss(css) {
+    await this.click(await this.find(css));
+  }
+
   waitForText(css, expected, timeoutMs) {
     return this.waitFor(
       `${css} to read ${JSON.stringify(expected)}`,
@@ -195,7 +277,7 @@ class Session {
 // The test
 // ---------------------------------------------------------------------------------------------
 
-describe('Cairn desktop app', { timeout: 180_000 }, () => {
+describe('Cairn desktop app', { timeout: 420_000 }, () => {
   /** @type {Session | undefined} */
   let session;
 
@@ -302,6 +384,284 @@ describe('Cairn desktop app', { timeout: 180_000 }, () => {
     await step('switch back to en', async () => {
       await session.click(await session.find('[data-testid="locale-en"]'));
       await session.waitForText('[data-testid="page-title"]', EN['overview.title'], 5_000);
+    });
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // The data browser
+  // -------------------------------------------------------------------------------------------
+
+  /** Saves a screenshot of a data view, after a moment for WebKit to finish a large repaint. */
+  const shot = async (name) => {
+    await sleep(300);
+    return session.screenshot(path.join(SCREENSHOT_DIR, `desktop-data-${name}.png`));
+  };
+
+  /** Waits until the Data view shows `reference` (e.g. penguins@2) in its header. */
+  const waitForVersion = (reference) =>
+    session.waitFor(
+      `the Data view to show ${reference}`,
+      'const el = document.querySelector(\'[data-testid="version-summary"]\'); return !!el && el.dataset.ref === arguments[0];',
+      [reference],
+    );
+
+  const openTab = async (tab) => {
+    await session.clickCss(`[data-testid="tab-${tab}"]`);
+    await session.waitFor(`the ${tab} tab`, 'return !!document.querySelector(arguments[0]);', [
+      `[data-testid="panel-${tab}"]`,
+    ]);
+  };
+
+  /** Picks a data set (and a version) in the Data view's header. */
+  const openDataset = async (name, version) => {
+    await session.choose('[data-testid="dataset-select"]', name);
+    await session.waitFor(`versions of ${name}`, 'return document.querySelector(\'[data-testid="version-select"]\')?.options.length > 0 && !!document.querySelector(\'[data-testid="version-summary"]\')?.dataset.ref?.startsWith(arguments[0] + "@");', [name]);
+    if (version !== undefined) {
+      await session.choose('[data-testid="version-select"]', version);
+      await waitForVersion(`${name}@${version}`);
+    }
+  };
+
+  const rowsRange = (from, to, total) => en('data.rows.range', { from, to, total });
+
+  /** The cells of the table row with 1-based number `row`, as text. */
+  const rowCells = (row) =>
+    session.execute(
+      'const tr = document.querySelector(`[data-testid="data-row"][data-row="${arguments[0]}"]`); return tr ? [...tr.cells].map((td) => td.textContent.trim()) : null;',
+      row,
+    );
+
+  it('opens a data set from the overview and shows its versions and lineage', async () => {
+    await step('open penguins', async () => {
+      await session.clickCss(`tr[data-testid="dataset-row"][data-name=${cssString(PENGUINS)}] [data-testid="open-dataset"]`);
+      await session.waitForText('[data-testid="page-title"]', EN['data.title']);
+      await waitForVersion(`${PENGUINS}@2`);
+      assert.equal(await session.attr('[data-testid="nav-data"]', 'aria-current'), 'page');
+    });
+
+    await step('versions', async () => {
+      await session.waitFor('two version rows', 'return document.querySelectorAll(\'[data-testid="version-row"]\').length === 2;');
+      assert.equal(await session.attr('[data-testid="version-row"][data-version="2"]', 'data-parent'), '1');
+      assert.equal(await session.attr('[data-testid="version-row"][data-version="1"]', 'data-parent'), null);
+      assert.equal(await session.attr('[data-testid="version-row"][data-version="2"]', 'aria-selected'), 'true');
+      assert.equal(
+        await session.textOf('[data-testid="version-row"][data-version="2"] [data-testid="parent-link"]'),
+        en('datasets.version', { version: '1' }),
+      );
+    });
+
+    await step('lineage of the parent', async () => {
+      const edges = await session.execute(
+        'return [...document.querySelectorAll(\'[data-testid="lineage-edge"]\')].map((li) => [li.dataset.child, li.dataset.parent, li.dataset.kind, li.querySelector(\'[data-testid="lineage-sentence"]\').textContent.replace(/\\s+/g, " ").trim()]);',
+      );
+      assert.deepEqual(
+        edges.map((e) => e.slice(0, 3)).sort(),
+        [
+          [`${PENGUINS}-test@1`, `${PENGUINS}@2`, 'split'],
+          [`${PENGUINS}-train@1`, `${PENGUINS}@2`, 'split'],
+        ],
+      );
+      for (const [child, parent, , sentence] of edges) {
+        assert.equal(sentence, en('data.lineage.derived', { child, parent, kind: EN['data.lineage.kind.split'] }));
+      }
+      const details = await session.textOf(`[data-testid="lineage-edge"][data-child="${PENGUINS}-train@1"] .details`);
+      assert.ok(details.includes(en('data.lineage.stratify', { column: 'species' })), details);
+      assert.ok(details.includes(en('data.lineage.seed', { seed: '7' })), details);
+      await shot('versions');
+    });
+
+    await step('parent link selects the older version', async () => {
+      await session.clickCss('[data-testid="version-row"][data-version="2"] [data-testid="parent-link"]');
+      await waitForVersion(`${PENGUINS}@1`);
+      await session.clickCss('[data-testid="version-row"][data-version="2"] [data-testid="select-version"]');
+      await waitForVersion(`${PENGUINS}@2`);
+    });
+
+    await step('lineage of a split part', async () => {
+      await session.clickCss(`[data-testid="lineage-edge"][data-child="${PENGUINS}-train@1"] [data-testid="lineage-child"]`);
+      await waitForVersion(`${PENGUINS}-train@1`);
+      await session.waitFor('one lineage edge', 'return document.querySelectorAll(\'[data-testid="lineage-edge"]\').length === 1;');
+      const sentence = await session.textOf('[data-testid="lineage-sentence"]');
+      assert.equal(
+        sentence.replace(/\s+/g, ' '),
+        en('data.lineage.derived', { child: `${PENGUINS}-train@1`, parent: `${PENGUINS}@2`, kind: EN['data.lineage.kind.split'] }),
+      );
+      await shot('lineage');
+      // Back to the parent through its link.
+      await session.clickCss('[data-testid="lineage-parent"]');
+      await waitForVersion(`${PENGUINS}@2`);
+    });
+  });
+
+  it('pages through the rows one page at a time', async () => {
+    await step('first page', async () => {
+      await openTab('rows');
+      await session.waitForText('[data-testid="rows-range"]', rowsRange(1, 100, PENGUINS_ROWS));
+      assert.equal(await session.count('[data-testid="data-row"]'), 100);
+      // penguins@2 changed row 1's bill length; row 4 of the sample is all NA but species, island, year.
+      const first = await rowCells(1);
+      assert.deepEqual(first.slice(1, 4), ['Adelie', 'Torgersen', '40.1']);
+      assert.equal(await session.count('[data-testid="data-row"][data-row="4"] .null-value'), 5);
+      assert.equal(await session.isDisabled('[data-testid="rows-prev"]'), true);
+    });
+
+    await step('next page', async () => {
+      await session.clickCss('[data-testid="rows-next"]');
+      await session.waitForText('[data-testid="rows-range"]', rowsRange(101, 200, PENGUINS_ROWS));
+      assert.equal(await session.count('[data-testid="data-row"]'), 100);
+      assert.equal(await session.attr('[data-testid="data-row"]', 'data-row'), '101');
+      const cells = await rowCells(101);
+      const csv = PENGUINS_CSV[100];
+      assert.equal(cells[0], '101');
+      assert.deepEqual([cells[1], cells[2], cells[8]], [csv[0], csv[1], csv[7]]);
+    });
+
+    await step('last page and jump', async () => {
+      await session.clickCss('[data-testid="rows-last"]');
+      await session.waitForText('[data-testid="rows-range"]', rowsRange(301, 344, PENGUINS_ROWS));
+      assert.equal(await session.count('[data-testid="data-row"]'), 44);
+      assert.equal(await session.isDisabled('[data-testid="rows-next"]'), true);
+      await session.type('[data-testid="rows-jump-input"]', 151);
+      await session.clickCss('[data-testid="rows-jump"]');
+      await session.waitForText('[data-testid="rows-range"]', rowsRange(151, 250, PENGUINS_ROWS));
+      assert.equal(await session.attr('[data-testid="data-row"]', 'data-row'), '151');
+      await session.clickCss('[data-testid="rows-prev"]');
+      await session.waitForText('[data-testid="rows-range"]', rowsRange(51, 150, PENGUINS_ROWS));
+      await session.clickCss('[data-testid="rows-first"]');
+      await session.waitForText('[data-testid="rows-range"]', rowsRange(1, 100, PENGUINS_ROWS));
+      await shot('rows');
+    });
+  });
+
+  it('stays responsive on a data set of millions of rows', async () => {
+    await step('open the big data set', async () => {
+      await openDataset(BIG);
+      await openTab('rows');
+      await session.waitForText('[data-testid="rows-range"]', rowsRange(1, 100, BIG_ROWS));
+      assert.equal(await session.count('[data-testid="data-row"]'), 100);
+    });
+
+    await step('jump near the end', async () => {
+      const target = BIG_ROWS - 99;
+      const started = Date.now();
+      await session.type('[data-testid="rows-jump-input"]', target);
+      await session.clickCss('[data-testid="rows-jump"]');
+      await session.waitForText('[data-testid="rows-range"]', rowsRange(target, BIG_ROWS, BIG_ROWS), 10_000);
+      const jumpMs = Date.now() - started;
+      assert.equal(await session.count('[data-testid="data-row"]'), 100);
+      assert.equal((await rowCells(BIG_ROWS))[1], String(BIG_ROWS)); // the id column
+      const t0 = Date.now();
+      await session.clickCss('[data-testid="rows-prev"]');
+      await session.waitForText('[data-testid="rows-range"]', rowsRange(target - 100, target - 1, BIG_ROWS), 10_000);
+      const prevMs = Date.now() - t0;
+      console.log(`# ${BIG_ROWS} rows: jump to row ${target} took ${jumpMs} ms, previous page ${prevMs} ms`);
+      // A page is a range scan on the row number: a debug build answers well inside this.
+      assert.ok(jumpMs < 5_000 && prevMs < 5_000, `paging took ${jumpMs} ms / ${prevMs} ms`);
+      await shot('rows-big');
+    });
+  });
+
+  it('shows the profile with histograms and top values', async () => {
+    await step('profile', async () => {
+      await openDataset(PENGUINS, 2);
+      await openTab('profile');
+      await session.waitFor('8 column profiles', 'return document.querySelectorAll(\'[data-testid="profile-column"]\').length === 8;');
+      const bins = await session.execute(
+        'return [...document.querySelectorAll(\'[data-testid="profile-column"][data-name="body_mass_g"] svg[data-testid="histogram"] rect\')].length;',
+      );
+      assert.equal(bins, 20);
+      assert.ok((await session.count('svg[data-testid="histogram"]')) >= 4, 'numeric columns have histograms');
+      const species = await session.execute(
+        'return [...document.querySelectorAll(\'[data-testid="profile-column"][data-name="species"] [data-testid="top-values"] li\')].map((li) => li.querySelector(".top-value").textContent.trim());',
+      );
+      assert.deepEqual(species, ['Adelie', 'Gentoo', 'Chinstrap']);
+      await shot('profile');
+    });
+  });
+
+  it('shows the last quality report, and how to make one', async () => {
+    await step('report', async () => {
+      await openTab('quality');
+      await session.waitFor('the quality report', 'return !!document.querySelector(\'[data-testid="quality-report"]\');');
+      assert.equal(await session.attr('[data-testid="quality-report"]', 'data-passed'), 'false');
+      assert.equal(await session.textOf('[data-testid="quality-status"]'), EN['data.quality.fail']);
+      const rule = '[data-testid="quality-rule"][data-name="sex is not null"]';
+      assert.equal(await session.attr(rule, 'data-passed'), 'false');
+      assert.equal(await session.textOf(`${rule} [data-testid="quality-failing"]`), '11');
+      assert.equal(await session.attr('[data-testid="quality-rule"][data-name^="species"]', 'data-passed'), 'true');
+      assert.ok((await session.count('[data-testid="quality-samples"]')) >= 1);
+      await shot('quality');
+    });
+
+    await step('empty state', async () => {
+      await session.choose('[data-testid="version-select"]', 1);
+      await waitForVersion(`${PENGUINS}@1`);
+      await session.waitFor('the empty state', 'return !!document.querySelector(\'[data-testid="quality-empty"]\');');
+      const command = await session.textOf('[data-testid="quality-empty"] code');
+      assert.ok(command.startsWith(`cairn data check ${PENGUINS}@1 --rules`), command);
+      await shot('quality-empty');
+    });
+  });
+
+  it('compares two versions, by content and by a key column', async () => {
+    await step('diff by content', async () => {
+      await session.choose('[data-testid="version-select"]', 2);
+      await waitForVersion(`${PENGUINS}@2`);
+      await openTab('diff');
+      assert.equal(await session.execute('return document.querySelector(\'[data-testid="diff-from"]\').value;'), '1');
+      assert.equal(await session.execute('return document.querySelector(\'[data-testid="diff-to"]\').value;'), '2');
+      await session.clickCss('[data-testid="diff-run"]');
+      await session.waitFor('the diff', 'return document.querySelector(\'[data-testid="diff-result"]\')?.dataset.to === arguments[0];', [`${PENGUINS}@2`]);
+      assert.equal(await session.attr('[data-testid="diff-result"]', 'data-from'), `${PENGUINS}@1`);
+      assert.equal(await session.attr('[data-testid="diff-added"]', 'data-count'), '1');
+      assert.equal(await session.attr('[data-testid="diff-removed"]', 'data-count'), '1');
+      assert.equal(await session.textOf('[data-testid="diff-unchanged"]'), '343');
+      assert.equal(await session.textOf('[data-testid="diff-schema"] .quiet'), EN['data.diff.schema_same']);
+      const added = await session.textOf('[data-testid="diff-added-samples"] tbody');
+      const removed = await session.textOf('[data-testid="diff-removed-samples"] tbody');
+      assert.ok(added.includes('40.1') && removed.includes('39.1'), `${added} / ${removed}`);
+      await shot('diff');
+    });
+
+    await step('a key that does not identify rows', async () => {
+      await session.choose('[data-testid="diff-key"]', 'species');
+      await session.clickCss('[data-testid="diff-run"]');
+      await session.waitFor('the diff error', 'return !!document.querySelector(\'[data-testid="diff-error"]\');');
+      const message = await session.textOf('[data-testid="diff-error"] [data-testid="error-message"]');
+      assert.ok(message.includes('species'), message);
+    });
+
+    await step('diff on a key column', async () => {
+      await openDataset(PENGUINS_IDS, 2);
+      await openTab('diff');
+      await session.choose('[data-testid="diff-key"]', 'id');
+      await session.clickCss('[data-testid="diff-run"]');
+      await session.waitFor('the keyed diff', 'return document.querySelector(\'[data-testid="diff-result"]\')?.dataset.key === "id";');
+      assert.equal(await session.count('[data-testid="diff-error"]'), 0);
+      assert.equal(await session.attr('[data-testid="diff-changed"]', 'data-count'), '1');
+      assert.equal(await session.attr('[data-testid="diff-added"]', 'data-count'), '0');
+      assert.equal(await session.attr('[data-testid="diff-removed"]', 'data-count'), '0');
+      const cell = await session.execute(
+        'const tr = document.querySelector(\'[data-testid="diff-changed-cell"]\'); return [tr.dataset.key, tr.dataset.column, tr.querySelector(".before").textContent.trim(), tr.querySelector(".after").textContent.trim()];',
+      );
+      assert.deepEqual(cell, ['1', 'bill_length_mm', '39.1', '40.1']);
+      await shot('diff-key');
+    });
+  });
+
+  it('shows the data browser in Simplified Chinese', async () => {
+    await step('zh-CN profile', async () => {
+      await openDataset(PENGUINS, 2);
+      await openTab('profile');
+      await session.clickCss('[data-testid="locale-zh-CN"]');
+      await session.waitForText('[data-testid="page-title"]', ZH['data.title'], 5_000);
+      assert.equal(await session.textOf('[data-testid="tab-profile"]'), ZH['data.tab.profile']);
+      await session.waitFor('8 column profiles', 'return document.querySelectorAll(\'[data-testid="profile-column"]\').length === 8;');
+      await shot('zh');
+    });
+    await step('back to English', async () => {
+      await session.clickCss('[data-testid="locale-en"]');
+      await session.waitForText('[data-testid="page-title"]', EN['data.title'], 5_000);
     });
   });
 });

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Desktop E2E harness: prepares a workspace with the real CLI (import + train), starts Xvfb and
-# tauri-driver, runs tests/e2e/desktop.test.mjs against the real app, and stops everything.
+# Desktop E2E harness: prepares a workspace with the real CLI (import, train, new versions,
+# split, quality check), starts Xvfb and tauri-driver, runs tests/e2e/desktop.test.mjs against
+# the real app, and stops everything.
 # Expects `cargo build --workspace` to have run. Screenshots: target/e2e/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/scripts/env.sh
 BIN_DIR="$CARGO_TARGET_DIR/debug"
-CAIRN="$BIN_DIR/cairn"
+CAIRN="${E2E_CAIRN:-$BIN_DIR/cairn}"
 APP="$BIN_DIR/cairn-desktop"
 [ -x "$CAIRN" ] && [ -x "$APP" ] || { echo "build first: cargo build --workspace" >&2; exit 1; }
 
@@ -21,9 +22,63 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$CAIRN" --workspace "$WS" data import sample-data/breast_cancer.csv >/dev/null
-"$CAIRN" --workspace "$WS" train --data breast_cancer --target target --name e2e-logistic \
-  --tag purpose=e2e >/dev/null 2>&1
+# Runs the CLI on the E2E workspace quietly; shows its output if it fails.
+cairn() {
+  "$CAIRN" --workspace "$WS" "$@" >"$SCRATCH/cli.log" 2>&1 && return
+  local rc=$?
+  echo "cairn $* failed (exit $rc):" >&2
+  cat "$SCRATCH/cli.log" >&2
+  return "$rc"
+}
+cairn data import sample-data/breast_cancer.csv
+cairn train --data breast_cancer --target target --name e2e-logistic --tag purpose=e2e
+
+# The data browser's data sets (see tests/e2e/README.md):
+# penguins@1 is the sample; penguins@2 changes one cell (row 1's bill_length_mm 39.1 -> 40.1);
+# penguins@2 is split 80/20 and checked against rules of which some fail.
+cairn data import sample-data/penguins.csv
+awk -F, -v OFS=, 'NR == 2 { $3 = "40.1" } { print }' sample-data/penguins.csv >"$SCRATCH/penguins.csv"
+cairn data import "$SCRATCH/penguins.csv" --name penguins
+cairn data split penguins --ratios 0.8,0.2 --seed 7 --stratify species
+cat >"$SCRATCH/rules.toml" <<'EOF_RULES'
+[rows]
+min = 100
+
+[[rules]]
+check = "not_null"
+column = "sex"
+
+[[rules]]
+check = "allowed"
+column = "species"
+values = ["Adelie", "Chinstrap", "Gentoo"]
+
+[[rules]]
+check = "range"
+column = "body_mass_g"
+min = 2500
+max = 6500
+
+[[rules]]
+name = "bill longer than deep"
+check = "expr"
+expr = "bill_length_mm > bill_depth_mm"
+EOF_RULES
+# `check` exits 1 when a rule fails, as some do here; the report is stored all the same.
+rc=0
+"$CAIRN" --workspace "$WS" data check penguins --rules "$SCRATCH/rules.toml" >"$SCRATCH/cli.log" 2>&1 || rc=$?
+[ "$rc" -le 1 ] || { echo "cairn data check failed (exit $rc):" >&2; cat "$SCRATCH/cli.log" >&2; exit 1; }
+# The same change with a unique key column, so the diff can match rows and show changed cells.
+awk -F, -v OFS=, '{ print (NR == 1 ? "id" : NR - 1), $0 }' sample-data/penguins.csv >"$SCRATCH/penguins_ids.csv"
+cairn data import "$SCRATCH/penguins_ids.csv"
+awk -F, -v OFS=, '{ print (NR == 1 ? "id" : NR - 1), $0 }' "$SCRATCH/penguins.csv" >"$SCRATCH/penguins_ids.csv"
+cairn data import "$SCRATCH/penguins_ids.csv"
+# A data set of millions of rows for the paged table (E2E_BIG_ROWS to change the size).
+BIG_ROWS=${E2E_BIG_ROWS:-2000000}
+awk -v n="$BIG_ROWS" 'BEGIN { srand(7); print "id,value,group"
+  for (i = 1; i <= n; i++) printf "%d,%.4f,g%d\n", i, rand() * 100, i % 7 }' >"$SCRATCH/big.csv"
+cairn data import "$SCRATCH/big.csv"
+rm -f "$SCRATCH/big.csv"
 
 DISPLAY_NUM=${E2E_DISPLAY:-:97}
 Xvfb "$DISPLAY_NUM" -screen 0 1280x800x24 -nolisten tcp >"$SCRATCH/xvfb.log" 2>&1 &
@@ -44,6 +99,7 @@ export CAIRN_DESKTOP_ARGS="[\"--workspace\", \"$WS\"]"
 export WEBDRIVER_URL="http://127.0.0.1:$PORT"
 export E2E_EXPECT_DATASET=breast_cancer
 export E2E_EXPECT_RUN=e2e-logistic
+export E2E_BIG_ROWS="$BIG_ROWS"
 export SCREENSHOT_DIR="$PWD/target/e2e"
 rm -rf "$SCREENSHOT_DIR"
 if ! node --test tests/e2e/desktop.test.mjs; then
