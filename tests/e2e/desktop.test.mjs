@@ -14,6 +14,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +55,9 @@ const PENGUINS_ROWS = 344;
 const PENGUINS_IDS = 'penguins_ids';
 const BIG = 'big';
 const BIG_ROWS = Number(process.env.E2E_BIG_ROWS || 2_000_000);
+/** The CLI and the rules file run.sh used, to check a version while the app is open. */
+const CLI = process.env.E2E_CLI ?? '';
+const RULES = process.env.E2E_RULES ?? '';
 /** The sample's rows as text, to check the table shows the right row at the right place. */
 const PENGUINS_CSV = fs
   .readFileSync(path.join(REPO_ROOT, 'sample-data', 'penguins.csv'), 'utf8')
@@ -600,6 +604,19 @@ describe('Cairn desktop app', { timeout: 420_000 }, () => {
       const command = await session.textOf('[data-testid="quality-empty"] code');
       assert.ok(command.startsWith(`cairn data check ${PENGUINS}@1 --rules`), command);
       await shot('quality-empty');
+    });
+
+    await step('check from the CLI while the app is open, then Refresh', async () => {
+      if (!CLI || !RULES || !process.env.CAIRN_WORKSPACE) return; // run.sh sets all three
+      // The app holds the workspace only during a call, so the CLI can write between clicks.
+      const run = spawnSync(CLI, ['--workspace', process.env.CAIRN_WORKSPACE, 'data', 'check', `${PENGUINS}@1`, '--rules', RULES], {
+        encoding: 'utf8',
+      });
+      assert.equal(run.status, 1, `cairn data check: ${run.stderr}`); // some rules fail
+      await session.clickCss('[data-testid="refresh"]');
+      await session.waitFor('the new report', 'return !!document.querySelector(\'[data-testid="quality-report"]\');');
+      assert.equal(await session.attr('[data-testid="quality-report"]', 'data-passed'), 'false');
+      assert.equal(await session.count('[data-testid="quality-empty"]'), 0);
     });
   });
 

@@ -100,6 +100,7 @@ export WEBDRIVER_URL="http://127.0.0.1:$PORT"
 export E2E_EXPECT_DATASET=breast_cancer
 export E2E_EXPECT_RUN=e2e-logistic
 export E2E_BIG_ROWS="$BIG_ROWS"
+export E2E_CLI="$CAIRN" E2E_RULES="$SCRATCH/rules.toml"
 export SCREENSHOT_DIR="$PWD/target/e2e"
 rm -rf "$SCREENSHOT_DIR"
 if ! node --test tests/e2e/desktop.test.mjs; then
