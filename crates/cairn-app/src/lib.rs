@@ -18,11 +18,14 @@ mod workspace;
 
 pub use bundle::{BundleSummary, verify_bundle};
 pub use cairn_bundle::{Problem, VerifyReport};
+pub use cairn_core::diff::DatasetDiff;
+pub use cairn_core::profile::DatasetProfile;
+pub use cairn_core::quality::QualityReport;
+pub use cairn_core::split::SplitSpec;
+pub use cairn_core::{ColumnOverride, DataType, FileFormat, ImportOptions, TextEncoding};
 pub use cairn_core::{
     DatasetVersion, ParamValue, Progress, ProgressObserver, Run, RunStatus, Step, parse_key_value,
 };
-pub use cairn_core::split::SplitSpec;
-pub use cairn_core::{ColumnOverride, DataType, FileFormat, ImportOptions, TextEncoding};
 pub use cairn_store::{ImportOutcome, Page};
 pub use demo::DemoSummary;
 pub use error::{AppError, ErrorCode};

@@ -29,7 +29,12 @@ fn breast_cancer_lifecycle() {
     let root = dir.path().join("ws");
     let mut ws = Workspace::open(&root).unwrap();
     let imported = ws
-        .import_dataset(&sample("breast_cancer.csv"), None, Default::default(), &mut cairn_app::Progress::silent())
+        .import_dataset(
+            &sample("breast_cancer.csv"),
+            None,
+            Default::default(),
+            &mut cairn_app::Progress::silent(),
+        )
         .unwrap();
     assert!(imported.created);
     assert_eq!(imported.version.name, "breast_cancer");
@@ -94,9 +99,14 @@ fn breast_cancer_lifecycle() {
 
     // Importing the same file again adds nothing.
     assert!(
-        !ws.import_dataset(&sample("breast_cancer.csv"), None, Default::default(), &mut cairn_app::Progress::silent())
-            .unwrap()
-            .created
+        !ws.import_dataset(
+            &sample("breast_cancer.csv"),
+            None,
+            Default::default(),
+            &mut cairn_app::Progress::silent()
+        )
+        .unwrap()
+        .created
     );
     assert_eq!(ws.datasets().unwrap().len(), 1);
 }
@@ -130,7 +140,13 @@ fn a_lost_index_is_rebuilt_on_open() {
     let dir = tempfile::tempdir().unwrap();
     {
         let mut ws = Workspace::open(dir.path()).unwrap();
-        ws.import_dataset(&sample("iris.csv"), None, Default::default(), &mut cairn_app::Progress::silent()).unwrap();
+        ws.import_dataset(
+            &sample("iris.csv"),
+            None,
+            Default::default(),
+            &mut cairn_app::Progress::silent(),
+        )
+        .unwrap();
         let mut req = request("iris-run", 1);
         req.dataset = "iris".into();
         req.params
@@ -146,7 +162,13 @@ fn a_lost_index_is_rebuilt_on_open() {
 fn training_errors_name_the_column() {
     let dir = tempfile::tempdir().unwrap();
     let mut ws = Workspace::open(dir.path()).unwrap();
-    ws.import_dataset(&sample("iris.csv"), None, Default::default(), &mut cairn_app::Progress::silent()).unwrap();
+    ws.import_dataset(
+        &sample("iris.csv"),
+        None,
+        Default::default(),
+        &mut cairn_app::Progress::silent(),
+    )
+    .unwrap();
     let mut req = request("x", 1);
     req.dataset = "iris".into();
     req.target = "species".into();

@@ -54,17 +54,22 @@ pub enum DataCommand {
     /// Print rows of a version.
     Head {
         /// NAME, NAME@3, NAME@latest or NAME@<hash prefix>.
-        version: String,
+        #[arg(value_name = "VERSION")]
+        dataset: String,
         #[arg(long, default_value_t = 0)]
         offset: u64,
         #[arg(long, default_value_t = 20)]
         limit: u64,
     },
     /// Show the profile stored with a version: types, nulls, distinct values, ranges, histograms.
-    Profile { version: String },
+    Profile {
+        #[arg(value_name = "VERSION")]
+        dataset: String,
+    },
     /// Check a version against quality rules in a TOML file; exits 1 if a rule fails.
     Check {
-        version: String,
+        #[arg(value_name = "VERSION")]
+        dataset: String,
         #[arg(long, value_name = "FILE.toml")]
         rules: PathBuf,
     },
@@ -80,7 +85,8 @@ pub enum DataCommand {
     },
     /// Split a version into derived versions NAME-train, NAME-valid, NAME-test, reproducibly.
     Split {
-        version: String,
+        #[arg(value_name = "VERSION")]
+        dataset: String,
         /// Shares: `0.8,0.2` (train/test), `0.7,0.15,0.15` (train/valid/test) or `a=0.5,b=0.5`.
         #[arg(long, default_value = "0.7,0.15,0.15")]
         ratios: String,
@@ -95,13 +101,15 @@ pub enum DataCommand {
     },
     /// Write a version to a .parquet, .csv or .tsv file.
     Export {
-        version: String,
+        #[arg(value_name = "VERSION")]
+        dataset: String,
         #[arg(short, long, value_name = "FILE")]
         out: PathBuf,
     },
     /// Delete a version; refused while runs or derived versions use it, unless --force.
     Delete {
-        version: String,
+        #[arg(value_name = "VERSION")]
+        dataset: String,
         #[arg(long)]
         force: bool,
     },
@@ -158,8 +166,9 @@ fn import_options(
         let (col, ty) = t.split_once('=').ok_or_else(|| {
             AppError::invalid(format!("--type `{t}`: write COLUMN=TYPE, e.g. zip=string"))
         })?;
-        o.column_mut(col).dtype =
-            Some(DataType::parse_user(ty).map_err(|e| AppError::invalid(format!("--type {t}: {e}")))?);
+        o.column_mut(col).dtype = Some(
+            DataType::parse_user(ty).map_err(|e| AppError::invalid(format!("--type {t}: {e}")))?,
+        );
     }
     for c in not_null {
         o.column_mut(c).not_null = true;
@@ -177,7 +186,10 @@ fn cell(v: &Option<String>) -> String {
 fn num(v: Option<f64>) -> String {
     match v {
         Some(x) if x.abs() >= 1e6 || (x != 0.0 && x.abs() < 1e-3) => format!("{x:.4e}"),
-        Some(x) => format!("{:.4}", x).trim_end_matches('0').trim_end_matches('.').to_string(),
+        Some(x) => format!("{:.4}", x)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string(),
         None => "-".into(),
     }
 }
@@ -198,13 +210,21 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
             categorical,
         } => {
             let options = import_options(
-                format, delimiter, *quote, *header, *no_header, encoding, types, not_null,
+                format,
+                delimiter,
+                *quote,
+                *header,
+                *no_header,
+                encoding,
+                types,
+                not_null,
                 categorical,
             )?;
             let mut ws = open(cli)?;
             let cancel = progress::cancel_on_ctrl_c();
             let mut bar = progress::Bar::new(out.is_json(), "import");
-            let outcome = ws.import_dataset(path, name.as_deref(), options, &mut bar.observer(&cancel));
+            let outcome =
+                ws.import_dataset(path, name.as_deref(), options, &mut bar.observer(&cancel));
             bar.finish();
             out.imported(&outcome?)?;
         }
@@ -230,7 +250,12 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
                 })
                 .collect();
             println!("{}", d.name);
-            table(&["VERSION", "PARENT", "ROWS", "COLUMNS", "HASH", "CREATED", "SOURCE"], &rows);
+            table(
+                &[
+                    "VERSION", "PARENT", "ROWS", "COLUMNS", "HASH", "CREATED", "SOURCE",
+                ],
+                &rows,
+            );
             if let Some(latest) = d.versions.last() {
                 println!("\ncolumns of v{}:", latest.version);
                 let rows: Vec<Vec<String>> = latest
@@ -258,7 +283,7 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
             }
         }
         DataCommand::Head {
-            version,
+            dataset: version,
             offset,
             limit,
         } => {
@@ -280,7 +305,7 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
                 page.total
             );
         }
-        DataCommand::Profile { version } => {
+        DataCommand::Profile { dataset: version } => {
             let (v, p) = open(cli)?.dataset_profile(version)?;
             if out.is_json() {
                 return out
@@ -320,11 +345,17 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
                 })
                 .collect();
             table(
-                &["COLUMN", "TYPE", "NULLS", "DISTINCT", "MIN", "MAX", "MEAN", "STD", "MEDIAN", "TOP"],
+                &[
+                    "COLUMN", "TYPE", "NULLS", "DISTINCT", "MIN", "MAX", "MEAN", "STD", "MEDIAN",
+                    "TOP",
+                ],
                 &rows,
             );
         }
-        DataCommand::Check { version, rules } => {
+        DataCommand::Check {
+            dataset: version,
+            rules,
+        } => {
             let report = open(cli)?.check_quality(version, rules)?;
             let code = if report.passed {
                 ExitCode::SUCCESS
@@ -362,7 +393,10 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
             if out.is_json() {
                 return out.json(&d).map(|_| ExitCode::SUCCESS);
             }
-            println!("{} → {}  ({} → {} rows)", d.from, d.to, d.rows_from, d.rows_to);
+            println!(
+                "{} → {}  ({} → {} rows)",
+                d.from, d.to, d.rows_from, d.rows_to
+            );
             for (c, t) in &d.schema.added {
                 println!("  + column {c} ({t})");
             }
@@ -385,18 +419,25 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
             }
             for r in &d.changed_samples {
                 for (c, a, b) in &r.cells {
-                    println!("  {} = {}: {c} {} → {}", d.key.as_deref().unwrap_or(""), r.key, cell(a), cell(b));
+                    println!(
+                        "  {} = {}: {c} {} → {}",
+                        d.key.as_deref().unwrap_or(""),
+                        r.key,
+                        cell(a),
+                        cell(b)
+                    );
                 }
             }
             for (label, samples) in [("+", &d.added_samples), ("-", &d.removed_samples)] {
                 for s in samples {
-                    let vals: Vec<String> = s.iter().map(|(k, v)| format!("{k}={}", cell(v))).collect();
+                    let vals: Vec<String> =
+                        s.iter().map(|(k, v)| format!("{k}={}", cell(v))).collect();
                     println!("  {label} {}", vals.join(" "));
                 }
             }
         }
         DataCommand::Split {
-            version,
+            dataset: version,
             ratios,
             seed,
             stratify,
@@ -419,29 +460,48 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
                     .iter()
                     .map(|o| json!({ "created": o.created, "version": o.version }))
                     .collect();
-                return out.json(&json!({ "parts": list })).map(|_| ExitCode::SUCCESS);
+                return out
+                    .json(&json!({ "parts": list }))
+                    .map(|_| ExitCode::SUCCESS);
             }
             for o in &parts {
                 let v = &o.version;
                 let verb = if o.created { "created" } else { "unchanged" };
-                println!("{verb} {} ({} rows) hash {}", v.label(), v.rows, &v.hash[..12]);
+                println!(
+                    "{verb} {} ({} rows) hash {}",
+                    v.label(),
+                    v.rows,
+                    &v.hash[..12]
+                );
             }
         }
-        DataCommand::Export { version, out: to } => {
+        DataCommand::Export {
+            dataset: version,
+            out: to,
+        } => {
             let v = open(cli)?.export_dataset(version, to)?;
             out.message(
                 &format!("wrote {} ({} rows) to {}", v.label(), v.rows, to.display()),
                 &json!({ "version": v.label(), "hash": v.hash, "rows": v.rows, "path": to }),
             )?;
         }
-        DataCommand::Delete { version, force } => {
+        DataCommand::Delete {
+            dataset: version,
+            force,
+        } => {
             let d = open(cli)?.delete_dataset(version, *force)?;
             let mut text = format!("deleted {}", d.deleted);
             if !d.runs.is_empty() {
-                text.push_str(&format!("\n  runs that now name a deleted version: {}", d.runs.join(", ")));
+                text.push_str(&format!(
+                    "\n  runs that now name a deleted version: {}",
+                    d.runs.join(", ")
+                ));
             }
             if !d.derived.is_empty() {
-                text.push_str(&format!("\n  derived versions whose parent is deleted: {}", d.derived.join(", ")));
+                text.push_str(&format!(
+                    "\n  derived versions whose parent is deleted: {}",
+                    d.derived.join(", ")
+                ));
             }
             if !d.table_dropped {
                 text.push_str("\n  its data stays: another version has the same content");

@@ -98,6 +98,11 @@ impl DatasetVersion {
     }
 }
 
+/// The most columns a data set version may have. Hashing and profiling cost grows faster than
+/// linearly with the column count in DuckDB's planner (10,000 columns take minutes to hash even
+/// in an optimised build), so wider files are refused with a clear error instead.
+pub const MAX_COLUMNS: usize = 1024;
+
 /// The kind of file an import reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -126,7 +131,9 @@ impl FileFormat {
             "csv" | "tsv" => Ok(FileFormat::Csv),
             "parquet" => Ok(FileFormat::Parquet),
             "json" | "jsonl" | "ndjson" => Ok(FileFormat::Json),
-            other => Err(format!("unknown format `{other}`; use csv, tsv, parquet or json")),
+            other => Err(format!(
+                "unknown format `{other}`; use csv, tsv, parquet or json"
+            )),
         }
     }
 }

@@ -259,7 +259,10 @@ expr = "a < b"
             ("[[rules]]\ncheck = \"not_null\"\n", "column"),
             ("[rows]\nmin = -1\n", "line 2"),
             ("[[rules]\n", "line 1"),
-            ("[[rules]]\ncheck = \"expr\"\nexpr = \"1=1; drop table x\"\n", ";"),
+            (
+                "[[rules]]\ncheck = \"expr\"\nexpr = \"1=1; drop table x\"\n",
+                ";",
+            ),
         ];
         for (text, want) in cases {
             let err = QualityRules::parse(text).unwrap_err();

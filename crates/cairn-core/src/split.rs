@@ -158,7 +158,11 @@ mod tests {
     #[test]
     fn plain_split_hits_the_ratios_and_is_seeded() {
         let a = assign_parts(1000, &[0.7, 0.15, 0.15], 7, None, None);
-        let counts = |v: &[u8]| (0..3).map(|p| v.iter().filter(|&&x| x == p).count()).collect::<Vec<_>>();
+        let counts = |v: &[u8]| {
+            (0..3)
+                .map(|p| v.iter().filter(|&&x| x == p).count())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(counts(&a), vec![700, 150, 150]);
         assert_eq!(a, assign_parts(1000, &[0.7, 0.15, 0.15], 7, None, None));
         assert_ne!(a, assign_parts(1000, &[0.7, 0.15, 0.15], 8, None, None));
@@ -167,16 +171,34 @@ mod tests {
     #[test]
     fn stratified_split_keeps_proportions_within_one_row() {
         let strata: Vec<Option<String>> = (0..997)
-            .map(|i| Some(if i % 10 < 7 { "a" } else if i % 10 < 9 { "b" } else { "c" }.to_string()))
+            .map(|i| {
+                Some(
+                    if i % 10 < 7 {
+                        "a"
+                    } else if i % 10 < 9 {
+                        "b"
+                    } else {
+                        "c"
+                    }
+                    .to_string(),
+                )
+            })
             .collect();
         let parts = assign_parts(997, &[0.6, 0.2, 0.2], 1, Some(&strata), None);
         for class in ["a", "b", "c"] {
-            let n = strata.iter().filter(|s| s.as_deref() == Some(class)).count() as f64;
+            let n = strata
+                .iter()
+                .filter(|s| s.as_deref() == Some(class))
+                .count() as f64;
             for (p, r) in [0.6, 0.2, 0.2].iter().enumerate() {
                 let got = (0..997)
                     .filter(|&i| strata[i].as_deref() == Some(class) && parts[i] == p as u8)
                     .count() as f64;
-                assert!((got - n * r).abs() <= 1.0, "{class} part {p}: {got} vs {}", n * r);
+                assert!(
+                    (got - n * r).abs() <= 1.0,
+                    "{class} part {p}: {got} vs {}",
+                    n * r
+                );
             }
         }
     }

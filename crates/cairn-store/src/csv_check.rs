@@ -71,7 +71,11 @@ impl CsvPlan {
             .iter()
             .filter_map(|o| {
                 o.dtype.as_ref().map(|t| {
-                    format!("{}: '{}'", literal(&o.column), crate::ingest::engine_type(t))
+                    format!(
+                        "{}: '{}'",
+                        literal(&o.column),
+                        crate::ingest::engine_type(t)
+                    )
                 })
             })
             .collect();
@@ -90,7 +94,13 @@ impl CsvPlan {
     }
 }
 
-fn fail(shown: &str, line: Option<u64>, column: Option<String>, reason: String, hint: &str) -> ImportError {
+fn fail(
+    shown: &str,
+    line: Option<u64>,
+    column: Option<String>,
+    reason: String,
+    hint: &str,
+) -> ImportError {
     ImportError {
         file: shown.to_string(),
         line,
@@ -98,6 +108,19 @@ fn fail(shown: &str, line: Option<u64>, column: Option<String>, reason: String, 
         reason,
         hint: hint.to_string(),
     }
+}
+
+pub(crate) fn too_wide(shown: &str, columns: usize) -> ImportError {
+    fail(
+        shown,
+        Some(1),
+        None,
+        format!(
+            "the file has {columns} columns; a data set may have at most {}",
+            cairn_core::dataset::MAX_COLUMNS
+        ),
+        "keep the columns you need (or reshape to long format: one row per id and feature) and import that",
+    )
 }
 
 /// Detects the encoding from a byte-order mark or the bytes themselves: UTF-8 unless the
@@ -112,7 +135,7 @@ fn detect_encoding(sample: &[u8]) -> TextEncoding {
     let chunks: Vec<_> = sample.utf8_chunks().collect();
     let n = chunks.len();
     for (i, chunk) in chunks.into_iter().enumerate() {
-        multibyte |= chunk.valid().chars().any(|c| !c.is_ascii());
+        multibyte |= !chunk.valid().is_ascii();
         // The sample may end inside a character; that is not a sign of another encoding.
         invalid |= !chunk.invalid().is_empty() && i + 1 < n;
     }
@@ -126,8 +149,15 @@ fn detect_encoding(sample: &[u8]) -> TextEncoding {
 /// The sample as UTF-8 bytes for sniffing the dialect.
 fn sample_text(sample: &[u8], encoding: TextEncoding) -> Vec<u8> {
     match encoding {
-        TextEncoding::Utf8 => sample.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(sample).to_vec(),
-        TextEncoding::Latin1 => sample.iter().map(|&b| b as char).collect::<String>().into_bytes(),
+        TextEncoding::Utf8 => sample
+            .strip_prefix(b"\xEF\xBB\xBF")
+            .unwrap_or(sample)
+            .to_vec(),
+        TextEncoding::Latin1 => sample
+            .iter()
+            .map(|&b| b as char)
+            .collect::<String>()
+            .into_bytes(),
         TextEncoding::Utf16 => {
             let body = sample.strip_prefix(&[0xFF, 0xFE]).unwrap_or(sample);
             let units: Vec<u16> = body
@@ -148,7 +178,11 @@ fn sniff_quote(sample: &[u8], delimiter: u8) -> u8 {
             .count()
             + usize::from(sample.first() == Some(&q))
     };
-    if opens(b'\'') > opens(b'"') { b'\'' } else { b'"' }
+    if opens(b'\'') > opens(b'"') {
+        b'\''
+    } else {
+        b'"'
+    }
 }
 
 fn looks_numeric(field: &[u8]) -> bool {
@@ -161,7 +195,15 @@ fn looks_numeric(field: &[u8]) -> bool {
 /// Reads a sample of the file and decides encoding, delimiter, quote and header (each unless
 /// the user gave it), then checks the header's names.
 pub fn plan(path: &Path, shown: &str, options: &ImportOptions) -> Result<CsvPlan, ImportError> {
-    let io = |e: std::io::Error| fail(shown, None, None, e.to_string(), "check that the file can be read");
+    let io = |e: std::io::Error| {
+        fail(
+            shown,
+            None,
+            None,
+            e.to_string(),
+            "check that the file can be read",
+        )
+    };
     let mut sample = Vec::with_capacity(SAMPLE_BYTES);
     std::fs::File::open(path)
         .map_err(io)?
@@ -178,19 +220,47 @@ pub fn plan(path: &Path, shown: &str, options: &ImportOptions) -> Result<CsvPlan
         ));
     }
     let encoding = options.encoding.unwrap_or_else(|| detect_encoding(&sample));
+    if encoding != TextEncoding::Utf16
+        && let Some(at) = sample.iter().position(|&b| b == 0)
+    {
+        return Err(fail(
+            shown,
+            None,
+            None,
+            format!(
+                "byte {} is a NUL byte: this looks like a binary file, not delimited text",
+                at + 1
+            ),
+            "check that this is the CSV you meant (a UTF-16 file needs its byte-order mark, or --encoding utf-16)",
+        ));
+    }
     let text = sample_text(&sample, encoding);
-    let prefer_tab = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
+    let prefer_tab = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
     let delimiter = match options.delimiter {
         Some(c) if c.is_ascii() && c != '\n' && c != '\r' => c as u8,
         Some(c) => {
-            return Err(fail(shown, None, None, format!("the delimiter {c:?} is not a single ASCII character"), "pass a delimiter such as `,`, `;`, `|` or `\\t`"));
+            return Err(fail(
+                shown,
+                None,
+                None,
+                format!("the delimiter {c:?} is not a single ASCII character"),
+                "pass a delimiter such as `,`, `;`, `|` or `\\t`",
+            ));
         }
         None => sniff(&text, prefer_tab),
     };
     let quote = match options.quote {
         Some(c) if c.is_ascii() && c as u8 != delimiter => c as u8,
         Some(c) => {
-            return Err(fail(shown, None, None, format!("the quote {c:?} is not a single ASCII character other than the delimiter"), "pass `--quote '\"'` or `--quote \"'\"`"));
+            return Err(fail(
+                shown,
+                None,
+                None,
+                format!("the quote {c:?} is not a single ASCII character other than the delimiter"),
+                "pass `--quote '\"'` or `--quote \"'\"`",
+            ));
         }
         None => sniff_quote(&text, delimiter),
     };
@@ -205,17 +275,29 @@ pub fn plan(path: &Path, shown: &str, options: &ImportOptions) -> Result<CsvPlan
     let mut second = csv::ByteRecord::new();
     let has_second = rdr.read_byte_record(&mut second).unwrap_or(false);
     if !has_first {
-        return Err(fail(shown, None, None, "the file has no lines".into(), "a CSV needs a header line and at least one data row"));
+        return Err(fail(
+            shown,
+            None,
+            None,
+            "the file has no lines".into(),
+            "a CSV needs a header line and at least one data row",
+        ));
     }
     let header = options.header.unwrap_or_else(|| {
         // A first line with a number in it is data, unless the whole file is only that line.
         !(has_second && first.iter().any(looks_numeric))
     });
     let names: Vec<String> = if header {
-        first.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect()
+        first
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).trim().to_string())
+            .collect()
     } else {
         (0..first.len()).map(|i| format!("column{i}")).collect()
     };
+    if names.len() > cairn_core::dataset::MAX_COLUMNS {
+        return Err(too_wide(shown, names.len()));
+    }
     if header {
         for (i, name) in names.iter().enumerate() {
             if name.is_empty() {
@@ -264,7 +346,15 @@ pub fn locate_problem(path: &Path, shown: &str, plan: &CsvPlan) -> Result<(), Im
     if plan.encoding == TextEncoding::Utf16 {
         return Ok(());
     }
-    let io = |e: std::io::Error| fail(shown, None, None, e.to_string(), "check that the file can be read");
+    let io = |e: std::io::Error| {
+        fail(
+            shown,
+            None,
+            None,
+            e.to_string(),
+            "check that the file can be read",
+        )
+    };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(plan.delimiter)
@@ -281,19 +371,35 @@ pub fn locate_problem(path: &Path, shown: &str, plan: &CsvPlan) -> Result<(), Im
             Ok(true) => {}
             Err(e) => {
                 let line = e.position().map(|p| p.line());
-                return Err(fail(shown, line, None, format!("the file cannot be parsed as CSV: {e}"), "fix that line"));
+                return Err(fail(
+                    shown,
+                    line,
+                    None,
+                    format!("the file cannot be parsed as CSV: {e}"),
+                    "fix that line",
+                ));
             }
         }
         let line = record.position().map(|p| p.line());
         if plan.encoding == TextEncoding::Utf8 {
             for (i, field) in record.iter().enumerate() {
                 if let Err(e) = std::str::from_utf8(field) {
-                    let column = plan.names.get(i).cloned().unwrap_or_else(|| (i + 1).to_string());
+                    let column = if first && plan.header {
+                        (i + 1).to_string()
+                    } else {
+                        plan.names
+                            .get(i)
+                            .cloned()
+                            .unwrap_or_else(|| (i + 1).to_string())
+                    };
                     return Err(fail(
                         shown,
                         line,
                         Some(column),
-                        format!("byte {} of the field is not valid UTF-8", e.valid_up_to() + 1),
+                        format!(
+                            "byte {} of the field is not valid UTF-8",
+                            e.valid_up_to() + 1
+                        ),
                         "save the file as UTF-8, or pass --encoding latin-1 if that is what it is",
                     ));
                 }
@@ -309,7 +415,10 @@ pub fn locate_problem(path: &Path, shown: &str, plan: &CsvPlan) -> Result<(), Im
                 shown,
                 line,
                 None,
-                format!("this row has {} fields, the header has {width}", record.len()),
+                format!(
+                    "this row has {} fields, the header has {width}",
+                    record.len()
+                ),
                 "every row needs as many fields as the header; fix that line and import again",
             ));
         }

@@ -117,7 +117,10 @@ impl Store {
         let any = if cols.is_empty() {
             "false".to_string()
         } else {
-            cols.iter().map(|c| differs(c)).collect::<Vec<_>>().join(" OR ")
+            cols.iter()
+                .map(|c| differs(c))
+                .collect::<Vec<_>>()
+                .join(" OR ")
         };
         let mut select = vec![format!("count(*) FILTER (WHERE {any})"), "count(*)".into()];
         select.extend(
@@ -161,7 +164,10 @@ impl Store {
                 select.join(", ")
             );
             let ctx = "sampling changed rows";
-            let mut stmt = self.conn.prepare(&sql).map_err(|e| StoreError::db(ctx, e))?;
+            let mut stmt = self
+                .conn
+                .prepare(&sql)
+                .map_err(|e| StoreError::db(ctx, e))?;
             let mut rows = stmt.query([]).map_err(|e| StoreError::db(ctx, e))?;
             while let Some(row) = rows.next().map_err(|e| StoreError::db(ctx, e))? {
                 let key_value: Option<String> = row.get(0).map_err(|e| StoreError::db(ctx, e))?;
@@ -227,7 +233,10 @@ impl Store {
             ident(table)
         );
         let ctx = "sampling rows";
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| StoreError::db(ctx, e))?;
+        let mut stmt = self
+            .conn
+            .prepare(&sql)
+            .map_err(|e| StoreError::db(ctx, e))?;
         let mut rows = stmt.query([]).map_err(|e| StoreError::db(ctx, e))?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(|e| StoreError::db(ctx, e))? {

@@ -40,7 +40,13 @@ struct FilePlan {
     csv: Option<CsvPlan>,
 }
 
-fn import_error(file: &str, line: Option<u64>, column: Option<String>, reason: impl Into<String>, hint: &str) -> StoreError {
+fn import_error(
+    file: &str,
+    line: Option<u64>,
+    column: Option<String>,
+    reason: impl Into<String>,
+    hint: &str,
+) -> StoreError {
     StoreError::Import(ImportError {
         file: file.to_string(),
         line,
@@ -51,20 +57,40 @@ fn import_error(file: &str, line: Option<u64>, column: Option<String>, reason: i
 }
 
 /// The files an import reads: the one file, or a folder's files of one format, by name.
-fn files_of(path: &Path, shown: &str, format: Option<FileFormat>) -> Result<(Vec<PathBuf>, FileFormat)> {
+fn files_of(
+    path: &Path,
+    shown: &str,
+    format: Option<FileFormat>,
+) -> Result<(Vec<PathBuf>, FileFormat)> {
     let meta = std::fs::metadata(path).map_err(|e| {
-        import_error(shown, None, None, e.to_string(), "check the path and that you may read it")
+        import_error(
+            shown,
+            None,
+            None,
+            e.to_string(),
+            "check the path and that you may read it",
+        )
     })?;
     if meta.is_dir() {
         let mut files = Vec::new();
-        let entries = std::fs::read_dir(path)
-            .map_err(|e| import_error(shown, None, None, e.to_string(), "check that you may read the folder"))?;
+        let entries = std::fs::read_dir(path).map_err(|e| {
+            import_error(
+                shown,
+                None,
+                None,
+                e.to_string(),
+                "check that you may read the folder",
+            )
+        })?;
         for entry in entries.flatten() {
             let p = entry.path();
-            if p.is_file() && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
-                if let Some(f) = FileFormat::from_path(&p) {
-                    files.push((p, f));
-                }
+            if p.is_file()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                && let Some(f) = FileFormat::from_path(&p)
+            {
+                files.push((p, f));
             }
         }
         files.sort_by(|a, b| a.0.cmp(&b.0));
@@ -92,17 +118,25 @@ fn files_of(path: &Path, shown: &str, format: Option<FileFormat>) -> Result<(Vec
         return Ok((files.into_iter().map(|f| f.0).collect(), format));
     }
     if !meta.is_file() {
-        return Err(import_error(shown, None, None, "this is not a regular file", "name a CSV, Parquet or JSON file, or a folder of them"));
-    }
-    let format = format.or_else(|| FileFormat::from_path(path)).ok_or_else(|| {
-        import_error(
+        return Err(import_error(
             shown,
             None,
             None,
-            "the file type cannot be told from its extension",
-            "use a .csv, .tsv, .parquet, .json or .jsonl file, or pass --format",
-        )
-    })?;
+            "this is not a regular file",
+            "name a CSV, Parquet or JSON file, or a folder of them",
+        ));
+    }
+    let format = format
+        .or_else(|| FileFormat::from_path(path))
+        .ok_or_else(|| {
+            import_error(
+                shown,
+                None,
+                None,
+                "the file type cannot be told from its extension",
+                "use a .csv, .tsv, .parquet, .json or .jsonl file, or pass --format",
+            )
+        })?;
     Ok((vec![path.to_path_buf()], format))
 }
 
@@ -234,6 +268,12 @@ impl Store {
                     .map_err(|e| watch.engine(read_failure(plan, format, &e.to_string())))?;
                 }
             }
+            let width = table_columns(conn, &scratch)?.len();
+            if width > cairn_core::dataset::MAX_COLUMNS {
+                let mut e = csv_check::too_wide(&plans[0].shown, width);
+                e.line = None;
+                return Err(StoreError::Import(e));
+            }
             watch.stage("types", "")?;
             apply_overrides(conn, &scratch, &options.columns, format, &plans[0].shown)?;
             normalise_types(conn, &scratch)?;
@@ -280,10 +320,10 @@ fn read_failure(plan: &FilePlan, format: FileFormat, message: &str) -> StoreErro
     if message.contains("INTERRUPT") || message.contains("Interrupted") {
         return StoreError::Cancelled;
     }
-    if let Some(csv) = &plan.csv {
-        if let Err(located) = csv_check::locate_problem(&plan.path, &plan.shown, csv) {
-            return StoreError::Import(located);
-        }
+    if let Some(csv) = &plan.csv
+        && let Err(located) = csv_check::locate_problem(&plan.path, &plan.shown, csv)
+    {
+        return StoreError::Import(located);
     }
     let (line, column, reason) = describe_engine_error(message);
     let (reason, hint) = match format {
@@ -300,7 +340,10 @@ fn read_failure(plan: &FilePlan, format: FileFormat, message: &str) -> StoreErro
     import_error(&plan.shown, line, column, reason, hint)
 }
 
-fn reader_column_names(conn: &Connection, reader: &str) -> std::result::Result<Vec<String>, String> {
+fn reader_column_names(
+    conn: &Connection,
+    reader: &str,
+) -> std::result::Result<Vec<String>, String> {
     let mut stmt = conn
         .prepare(&format!("DESCRIBE SELECT * FROM {reader}"))
         .map_err(|e| e.to_string())?;
@@ -313,7 +356,10 @@ fn reader_column_names(conn: &Connection, reader: &str) -> std::result::Result<V
 }
 
 fn table_column_names(conn: &Connection, table: &str) -> Result<Vec<String>> {
-    Ok(table_columns(conn, table)?.into_iter().map(|(n, _, _)| n).collect())
+    Ok(table_columns(conn, table)?
+        .into_iter()
+        .map(|(n, _, _)| n)
+        .collect())
 }
 
 /// Applies type overrides that the reader did not (CSV takes them at read time).
@@ -350,7 +396,10 @@ fn apply_overrides(
                     shown,
                     None,
                     Some(o.column.clone()),
-                    format!("cannot read the column as {dtype}: {}", describe_engine_error(&e.to_string()).2),
+                    format!(
+                        "cannot read the column as {dtype}: {}",
+                        describe_engine_error(&e.to_string()).2
+                    ),
                     "choose a type every value of the column fits",
                 )
             })?;
@@ -390,7 +439,12 @@ fn normalise_types(conn: &Connection, table: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_not_null(conn: &Connection, table: &str, overrides: &[ColumnOverride], shown: &str) -> Result<()> {
+fn check_not_null(
+    conn: &Connection,
+    table: &str,
+    overrides: &[ColumnOverride],
+    shown: &str,
+) -> Result<()> {
     for o in overrides.iter().filter(|o| o.not_null) {
         let (nulls, first): (i64, Option<i64>) = conn
             .query_row(
@@ -485,7 +539,11 @@ pub(crate) fn register_table(
     let move_sql = if shared > 0 {
         format!("DROP TABLE {}", ident(scratch))
     } else {
-        format!("ALTER TABLE {} RENAME TO {}", ident(scratch), ident(&table_name))
+        format!(
+            "ALTER TABLE {} RENAME TO {}",
+            ident(scratch),
+            ident(&table_name)
+        )
     };
     conn.execute_batch(&move_sql)
         .map_err(|e| StoreError::db("storing the version's table", e))?;
@@ -503,7 +561,10 @@ pub(crate) fn register_table(
             .map_err(|e| watch.engine(e))?;
         conn.execute(
             "INSERT INTO dataset_profiles VALUES (?, ?)",
-            duckdb::params![table_name, serde_json::to_string(&profile).expect("profile serialises")],
+            duckdb::params![
+                table_name,
+                serde_json::to_string(&profile).expect("profile serialises")
+            ],
         )
         .map_err(|e| StoreError::db("storing the profile", e))?;
     }
@@ -557,7 +618,10 @@ pub(crate) fn register_table(
 }
 
 /// `(name, DuckDB type, logical type)` of each column, in order.
-pub(crate) fn table_columns(conn: &Connection, table: &str) -> Result<Vec<(String, String, DataType)>> {
+pub(crate) fn table_columns(
+    conn: &Connection,
+    table: &str,
+) -> Result<Vec<(String, String, DataType)>> {
     let mut stmt = conn
         .prepare(
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
@@ -604,7 +668,7 @@ struct Summary {
 /// A row written canonically: every value cast to text, `\\` and the unit separator escaped,
 /// NULL as `\\N`, values joined by U+001F.
 pub(crate) fn canonical_row_sql<'a>(columns: impl IntoIterator<Item = &'a str>) -> String {
-    let parts: Vec<String> = columns
+    let mut parts: Vec<String> = columns
         .into_iter()
         .map(|name| {
             format!(
@@ -613,10 +677,11 @@ pub(crate) fn canonical_row_sql<'a>(columns: impl IntoIterator<Item = &'a str>) 
             )
         })
         .collect();
-    if parts.is_empty() {
-        "''".to_string()
-    } else {
-        parts.join(" || chr(31) || ")
+    // One call, not a chain of `||`: a chain of 10,000 columns exceeds the parser's depth limit.
+    match parts.len() {
+        0 => "''".to_string(),
+        1 => parts.remove(0),
+        _ => format!("concat_ws(chr(31), {})", parts.join(", ")),
     }
 }
 
@@ -786,11 +851,14 @@ mod tests {
 
         let p2 = write(dir.path(), "a2.csv", b"x,y,label\n1,2.5,a\n3,,c\n");
         let second = store
-            .import(&ImportRequest {
-                path: &p2,
-                name: "a",
-                options: Default::default(),
-            }, &mut silent())
+            .import(
+                &ImportRequest {
+                    path: &p2,
+                    name: "a",
+                    options: Default::default(),
+                },
+                &mut silent(),
+            )
             .unwrap();
         assert_eq!(second.version.version, 2);
         assert_ne!(second.version.hash, first.version.hash);
@@ -826,20 +894,26 @@ mod tests {
             b"\"x\",\"y\"\r\n1,\"hello\"\r\n2,\"world\"\r\n",
         );
         let ha = store
-            .import(&ImportRequest {
-                path: &a,
-                name: "a",
-                options: Default::default(),
-            }, &mut silent())
+            .import(
+                &ImportRequest {
+                    path: &a,
+                    name: "a",
+                    options: Default::default(),
+                },
+                &mut silent(),
+            )
             .unwrap()
             .version
             .hash;
         let hb = store
-            .import(&ImportRequest {
-                path: &b,
-                name: "b",
-                options: Default::default(),
-            }, &mut silent())
+            .import(
+                &ImportRequest {
+                    path: &b,
+                    name: "b",
+                    options: Default::default(),
+                },
+                &mut silent(),
+            )
             .unwrap()
             .version
             .hash;
@@ -869,11 +943,14 @@ mod tests {
         for (name, bytes, line, words) in cases {
             let p = write(dir.path(), name, bytes);
             let err = store
-                .import(&ImportRequest {
-                    path: &p,
-                    name: "hostile",
-                    options: Default::default(),
-                }, &mut silent())
+                .import(
+                    &ImportRequest {
+                        path: &p,
+                        name: "hostile",
+                        options: Default::default(),
+                    },
+                    &mut silent(),
+                )
                 .unwrap_err();
             let StoreError::Import(ie) = &err else {
                 panic!("{name}: expected an import error, got {err}")

@@ -17,12 +17,12 @@ mod sql;
 mod versions;
 mod watch;
 
-pub use error::{ImportError, StoreError};
 pub use cairn_core::FileFormat;
+pub use error::{ImportError, StoreError};
 pub use ingest::{ImportOutcome, ImportRequest};
-pub use versions::{DeleteOutcome, Page};
 pub use migrate::SCHEMA_VERSION;
 pub use runs::NewRun;
+pub use versions::{DeleteOutcome, Page};
 
 use duckdb::Connection;
 use std::path::Path;
@@ -80,7 +80,10 @@ impl Store {
 }
 
 /// Runs `f` inside one transaction on `conn`: all of its writes land, or none do.
-pub(crate) fn transaction<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+pub(crate) fn transaction<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
     conn.execute_batch("BEGIN TRANSACTION")
         .map_err(|e| StoreError::db("begin", e))?;
     match f(conn) {

@@ -99,7 +99,8 @@ fn first_pass(
             let mut numeric = None;
             let mut lengths = None;
             if c.dtype.is_numeric() {
-                let vals: [Option<f64>; 4] = [r.get(i)?, r.get(i + 1)?, r.get(i + 2)?, r.get(i + 3)?];
+                let vals: [Option<f64>; 4] =
+                    [r.get(i)?, r.get(i + 1)?, r.get(i + 2)?, r.get(i + 3)?];
                 let q: Option<String> = r.get(i + 4)?;
                 i += 5;
                 if let [Some(lo), Some(hi), Some(mean), std] = vals {
@@ -174,11 +175,11 @@ fn histograms(
         }
         let width = (n.max - n.min) / HISTOGRAM_BINS as f64;
         select.push(format!(
-            "CAST(to_json(histogram(least(CAST(floor((CAST({} AS DOUBLE) - ({:e})) / ({:e})) AS INTEGER), {}))) AS VARCHAR)",
-            ident(&c.name),
+            "CAST(to_json(histogram(least(CAST(floor((CAST({c} AS DOUBLE) - ({:e})) / ({:e})) AS INTEGER), {})) FILTER (WHERE {c} IS NOT NULL)) AS VARCHAR)",
             n.min,
             width,
-            HISTOGRAM_BINS - 1
+            HISTOGRAM_BINS - 1,
+            c = ident(&c.name),
         ));
         targets.push(i);
     }
@@ -187,9 +188,7 @@ fn histograms(
     }
     let sql = format!("SELECT {} FROM {}", select.join(", "), ident(table));
     let maps: Vec<Option<String>> = conn
-        .query_row(&sql, [], |r| {
-            (0..targets.len()).map(|i| r.get(i)).collect()
-        })
+        .query_row(&sql, [], |r| (0..targets.len()).map(|i| r.get(i)).collect())
         .map_err(|e| StoreError::db("computing histograms", e))?;
     for (&i, map) in targets.iter().zip(maps) {
         let Some(n) = profiles[i].numeric.as_mut() else {

@@ -4,7 +4,7 @@
 use crate::sql::{ident, literal};
 use crate::{Result, Store, StoreError};
 use cairn_core::quality::{Check, QualityReport, QualityRules, RuleResult, SampleRow};
-use cairn_core::{DatasetVersion, DataType};
+use cairn_core::{DataType, DatasetVersion};
 
 const SAMPLES: usize = 5;
 
@@ -65,21 +65,21 @@ impl Store {
     ) -> Result<QualityReport> {
         let table = self.table_of(version)?;
         for (i, rule) in rules.rules.iter().enumerate() {
-            if let Some(col) = rule.check.column() {
-                if version.column(col).is_none() {
-                    return Err(StoreError::Invalid(format!(
-                        "rule {} ({}) names column `{col}`, which {} does not have; its columns are: {}",
-                        i + 1,
-                        rule.check.describe(),
-                        version.label(),
-                        version
-                            .columns
-                            .iter()
-                            .map(|c| c.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )));
-                }
+            if let Some(col) = rule.check.column()
+                && version.column(col).is_none()
+            {
+                return Err(StoreError::Invalid(format!(
+                    "rule {} ({}) names column `{col}`, which {} does not have; its columns are: {}",
+                    i + 1,
+                    rule.check.describe(),
+                    version.label(),
+                    version
+                        .columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
             }
         }
         let conditions: Vec<String> = rules
@@ -116,11 +116,13 @@ impl Store {
                         .map(|i| r.get::<_, i64>(i).map(|v| v as u64))
                         .collect()
                 })
-                .map_err(|e| StoreError::Invalid(format!(
-                    "the rules cannot be evaluated on {}: {}",
-                    version.label(),
-                    crate::ingest::describe_engine_error(&e.to_string()).2
-                )))?;
+                .map_err(|e| {
+                    StoreError::Invalid(format!(
+                        "the rules cannot be evaluated on {}: {}",
+                        version.label(),
+                        crate::ingest::describe_engine_error(&e.to_string()).2
+                    ))
+                })?;
         }
         let mut results = Vec::new();
         if let Some(bounds) = &rules.rows {
@@ -206,7 +208,10 @@ impl Store {
             ident(table)
         );
         let ctx = "sampling failing rows";
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| StoreError::db(ctx, e))?;
+        let mut stmt = self
+            .conn
+            .prepare(&sql)
+            .map_err(|e| StoreError::db(ctx, e))?;
         let mut rows = stmt.query([]).map_err(|e| StoreError::db(ctx, e))?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(|e| StoreError::db(ctx, e))? {

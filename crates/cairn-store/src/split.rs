@@ -19,13 +19,13 @@ impl Store {
         observer: &mut dyn ProgressObserver,
     ) -> Result<Vec<ImportOutcome>> {
         for (what, col) in [("stratify", &spec.stratify), ("group", &spec.group)] {
-            if let Some(c) = col {
-                if version.column(c).is_none() {
-                    return Err(StoreError::Invalid(format!(
-                        "cannot {what} by `{c}`: {} has no such column",
-                        version.label()
-                    )));
-                }
+            if let Some(c) = col
+                && version.column(c).is_none()
+            {
+                return Err(StoreError::Invalid(format!(
+                    "cannot {what} by `{c}`: {} has no such column",
+                    version.label()
+                )));
             }
         }
         for (part, _) in &spec.parts {

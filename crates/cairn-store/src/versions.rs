@@ -4,9 +4,7 @@ use crate::sql::{ident, literal};
 use crate::{Result, Store, StoreError};
 use cairn_core::dataset::VersionSelector;
 use cairn_core::profile::DatasetProfile;
-use cairn_core::{
-    DatasetRef, DatasetVersion, Frame, FrameColumn, FrameValues, LineageEdge,
-};
+use cairn_core::{DatasetRef, DatasetVersion, Frame, FrameColumn, FrameValues, LineageEdge};
 use duckdb::Connection;
 use std::path::Path;
 
@@ -160,7 +158,6 @@ impl Store {
         })
     }
 
-
     pub(crate) fn table_of(&self, version: &DatasetVersion) -> Result<String> {
         self.conn
             .query_row(
@@ -181,9 +178,15 @@ impl Store {
                 [&table],
                 |r| r.get(0),
             )
-            .map_err(|e| StoreError::db(format!("reading the profile of {}", version.label()), e))?;
-        serde_json::from_str(&json)
-            .map_err(|e| StoreError::Invalid(format!("the stored profile of {} is unreadable: {e}", version.label())))
+            .map_err(|e| {
+                StoreError::db(format!("reading the profile of {}", version.label()), e)
+            })?;
+        serde_json::from_str(&json).map_err(|e| {
+            StoreError::Invalid(format!(
+                "the stored profile of {} is unreadable: {e}",
+                version.label()
+            ))
+        })
     }
 
     /// Rows `offset .. offset + limit` in version order, every value as text.
@@ -204,7 +207,10 @@ impl Store {
             ident(&table)
         );
         let ctx = || format!("reading rows of {}", version.label());
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| StoreError::db(ctx(), e))?;
+        let mut stmt = self
+            .conn
+            .prepare(&sql)
+            .map_err(|e| StoreError::db(ctx(), e))?;
         let mut rows = stmt
             .query(duckdb::params![offset as i64, (offset + limit) as i64])
             .map_err(|e| StoreError::db(ctx(), e))?;
@@ -212,7 +218,10 @@ impl Store {
         while let Some(row) = rows.next().map_err(|e| StoreError::db(ctx(), e))? {
             let mut values = Vec::with_capacity(version.columns.len());
             for i in 0..version.columns.len() {
-                values.push(row.get::<_, Option<String>>(i).map_err(|e| StoreError::db(ctx(), e))?);
+                values.push(
+                    row.get::<_, Option<String>>(i)
+                        .map_err(|e| StoreError::db(ctx(), e))?,
+                );
             }
             out.push(values);
         }
@@ -227,7 +236,11 @@ impl Store {
     /// Writes a version to a Parquet or CSV file (by `to`'s extension), rows in version order.
     /// The file appears whole or not at all.
     pub fn export(&self, version: &DatasetVersion, to: &Path) -> Result<()> {
-        let format = match to.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase) {
+        let format = match to
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+        {
             Some(e) if e == "parquet" => "FORMAT parquet",
             Some(e) if e == "csv" => "FORMAT csv, HEADER true",
             Some(e) if e == "tsv" => "FORMAT csv, HEADER true, DELIMITER '\t'",
@@ -270,7 +283,9 @@ impl Store {
             .prepare("SELECT name || ' (' || id || ')' FROM runs WHERE dataset = ? AND dataset_hash = ? ORDER BY seq")
             .map_err(|e| StoreError::db(ctx, e))?;
         let runs = stmt
-            .query_map(duckdb::params![version.name, version.hash], |r| r.get::<_, String>(0))
+            .query_map(duckdb::params![version.name, version.hash], |r| {
+                r.get::<_, String>(0)
+            })
             .map_err(|e| StoreError::db(ctx, e))?
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| StoreError::db(ctx, e))?;
@@ -281,7 +296,9 @@ impl Store {
             )
             .map_err(|e| StoreError::db(ctx, e))?;
         let derived = stmt
-            .query_map(duckdb::params![version.name, version.version], |r| r.get::<_, String>(0))
+            .query_map(duckdb::params![version.name, version.version], |r| {
+                r.get::<_, String>(0)
+            })
             .map_err(|e| StoreError::db(ctx, e))?
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| StoreError::db(ctx, e))?;
@@ -294,7 +311,8 @@ impl Store {
     /// shares it. Version numbers are never reused.
     pub fn delete_version(&self, version: &DatasetVersion, force: bool) -> Result<DeleteOutcome> {
         let (runs, derived) = self.dependants(version)?;
-        if !force && !(runs.is_empty() && derived.is_empty()) {
+        let unused = runs.is_empty() && derived.is_empty();
+        if !force && !unused {
             let mut uses = Vec::new();
             if !runs.is_empty() {
                 uses.push(format!("runs {}", runs.join(", ")));
@@ -363,7 +381,8 @@ impl Store {
             .map_err(|e| StoreError::db(ctx, e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (cn, cv, pn, pv, kind, details, deleted) = row.map_err(|e| StoreError::db(ctx, e))?;
+            let (cn, cv, pn, pv, kind, details, deleted) =
+                row.map_err(|e| StoreError::db(ctx, e))?;
             out.push(LineageEdge {
                 child: format!("{cn}@{cv}"),
                 parent: format!("{pn}@{pv}"),
@@ -387,8 +406,7 @@ pub(crate) fn next_version_numbers(conn: &Connection, name: &str) -> Result<(u32
     .map_err(|e| StoreError::db("numbering the version", e))
 }
 
-const VERSION_SELECT: &str =
-    "SELECT name, version, hash, rows, columns_json, source, created_at, parent_version FROM dataset_versions";
+const VERSION_SELECT: &str = "SELECT name, version, hash, rows, columns_json, source, created_at, parent_version FROM dataset_versions";
 
 fn version_from_row(r: &duckdb::Row<'_>) -> duckdb::Result<Result<DatasetVersion>> {
     let columns_json: String = r.get(4)?;
@@ -417,4 +435,3 @@ pub(crate) fn load_version(conn: &Connection, name: &str, version: u32) -> Resul
     )
     .map_err(|e| StoreError::db("reading a version", e))?
 }
-
