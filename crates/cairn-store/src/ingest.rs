@@ -327,6 +327,15 @@ fn read_failure(plan: &FilePlan, format: FileFormat, message: &str) -> StoreErro
     }
     let (line, column, reason) = describe_engine_error(message);
     let (reason, hint) = match format {
+        FileFormat::Json
+            if message.contains("expected records")
+                && std::fs::read(&plan.path).is_ok_and(|b| b.trim_ascii() == b"[]") =>
+        {
+            (
+                "the JSON array is empty: the file has no data rows".to_string(),
+                "add at least one object (row) to the array",
+            )
+        }
         FileFormat::Json if message.contains("expected records") => (
             "the JSON is not an array of objects, nor one object per line".to_string(),
             "use a JSON array of objects (`[{\"a\": 1}, ...]`) or JSON Lines with one object per line",
