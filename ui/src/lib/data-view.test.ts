@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LineageEdge } from './bindings';
+import type { JsonValue, LineageEdge } from './bindings';
 import {
   compactNumber,
   dtypeLabel,

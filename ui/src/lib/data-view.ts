@@ -1,6 +1,6 @@
 // Pure helpers behind the Data view: page arithmetic, histogram geometry, lineage details.
 // No IPC, so they are unit-tested directly.
-import type { DataType, Histogram, LineageEdge } from './bindings';
+import type { DataType, Histogram, JsonValue, LineageEdge } from './bindings';
 import { hasKey, t } from './i18n';
 
 /** Rows the table fetches per page: one screenful, never the whole data set. */
