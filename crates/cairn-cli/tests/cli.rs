@@ -228,3 +228,183 @@ fn sigkill_mid_training_leaves_a_killed_run() {
             .contains("ended without finishing")
     );
 }
+
+/// Every `cairn data` subcommand, as a user runs it, with the documented `--json` shapes.
+#[test]
+fn data_commands_walk_the_data_lifecycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let imported = import_sample(&ws, "penguins.csv");
+    assert_eq!(imported["created"], true);
+    assert_eq!(imported["version"]["rows"], 344);
+
+    // A second version with one changed cell (first row's bill_length_mm 39.1 -> 40.1).
+    let text = std::fs::read_to_string(sample("penguins.csv")).unwrap();
+    let edited = dir.path().join("penguins_v2.csv");
+    std::fs::write(
+        &edited,
+        text.replacen("Torgersen,39.1,", "Torgersen,40.1,", 1),
+    )
+    .unwrap();
+    let v2 = json(&cairn(
+        &ws,
+        &[
+            "data",
+            "import",
+            edited.to_str().unwrap(),
+            "--name",
+            "penguins",
+            "--json",
+        ],
+    ));
+    assert_eq!(v2["version"]["version"], 2);
+    assert_eq!(v2["version"]["parent_version"], 1);
+
+    let shown = json(&cairn(&ws, &["data", "show", "penguins", "--json"]));
+    assert_eq!(shown["versions"].as_array().unwrap().len(), 2);
+
+    let head = json(&cairn(
+        &ws,
+        &["data", "head", "penguins@1", "--offset", "340", "--json"],
+    ));
+    assert_eq!(head["total"], 344);
+    assert_eq!(head["rows"].as_array().unwrap().len(), 4);
+    assert_eq!(head["columns"][0], "species");
+
+    let profile = json(&cairn(&ws, &["data", "profile", "penguins@1", "--json"]));
+    let sex = &profile["profile"]["columns"][6];
+    assert_eq!(
+        (sex["name"].as_str(), sex["nulls"].as_u64()),
+        (Some("sex"), Some(11))
+    );
+
+    let diff = json(&cairn(&ws, &["data", "diff", "penguins@1", "@2", "--json"]));
+    assert_eq!(
+        (diff["added"].as_u64(), diff["removed"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rules]]\ncheck = \"not_null\"\ncolumn = \"sex\"\n",
+    )
+    .unwrap();
+    let check = cairn(
+        &ws,
+        &[
+            "data",
+            "check",
+            "penguins",
+            "--rules",
+            rules.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(check.status.code(), Some(1), "a failing rule exits 1");
+    let report: Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(report["results"][0]["failing"], 11);
+    std::fs::write(
+        &rules,
+        "[[rules]]\ncheck = \"not_null\"\ncolumn = \"sex\"\nbogus = 1\n",
+    )
+    .unwrap();
+    let bad = cairn(
+        &ws,
+        &[
+            "data",
+            "check",
+            "penguins",
+            "--rules",
+            rules.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("rules.toml") && stderr.contains("line 4"),
+        "{stderr}"
+    );
+
+    // The same split in a second, fresh workspace gives the same versions.
+    let split_args = [
+        "data",
+        "split",
+        "penguins",
+        "--ratios",
+        "0.8,0.2",
+        "--seed",
+        "3",
+        "--stratify",
+        "species",
+        "--json",
+    ];
+    let parts = json(&cairn(&ws, &split_args));
+    let other = dir.path().join("other");
+    import_sample(&other, "penguins.csv");
+    json(&cairn(
+        &other,
+        &[
+            "data",
+            "import",
+            edited.to_str().unwrap(),
+            "--name",
+            "penguins",
+            "--json",
+        ],
+    ));
+    let parts_again = json(&cairn(&other, &split_args));
+    let hashes = |p: &Value| -> Vec<String> {
+        p["parts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["version"]["hash"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(hashes(&parts), hashes(&parts_again));
+    assert_eq!(parts["parts"][0]["version"]["name"], "penguins-train");
+
+    let out = dir.path().join("train.parquet");
+    let exported = json(&cairn(
+        &ws,
+        &[
+            "data",
+            "export",
+            "penguins-train",
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(exported["rows"], parts["parts"][0]["version"]["rows"]);
+    let again = import_sample_path(&other, &out, "penguins-train");
+    assert_eq!(
+        again["created"], false,
+        "the exported Parquet is the same table"
+    );
+
+    let refused = cairn(&ws, &["data", "delete", "penguins@2"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
+    let deleted = json(&cairn(
+        &ws,
+        &["data", "delete", "penguins@2", "--force", "--json"],
+    ));
+    assert_eq!(deleted["derived"].as_array().unwrap().len(), 2);
+    let lineage = json(&cairn(&ws, &["data", "show", "penguins-train", "--json"]));
+    assert_eq!(lineage["lineage"][0]["parent_deleted"], true);
+}
+
+fn import_sample_path(ws: &Path, path: &Path, name: &str) -> Value {
+    json(&cairn(
+        ws,
+        &[
+            "data",
+            "import",
+            path.to_str().unwrap(),
+            "--name",
+            name,
+            "--json",
+        ],
+    ))
+}

@@ -141,6 +141,7 @@ impl QualityRules {
             }
             msg
         })?;
+        check_rule_keys(text)?;
         for (i, rule) in rules.rules.iter().enumerate() {
             let problem = match &rule.check {
                 Check::Range {
@@ -169,6 +170,55 @@ impl QualityRules {
         }
         Ok(rules)
     }
+}
+
+/// Serde ignores unknown keys inside a flattened, tagged rule; a misspelt key (`colum`, `maxx`)
+/// must not silently weaken a check, so each rule's keys are checked against its kind.
+fn check_rule_keys(text: &str) -> Result<(), String> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    let Some(toml::Value::Array(rules)) = table.get("rules") else {
+        return Ok(());
+    };
+    let mut search_from = 0;
+    for (i, rule) in rules.iter().enumerate() {
+        let Some(rule) = rule.as_table() else {
+            continue;
+        };
+        let allowed: &[&str] = match rule.get("check").and_then(|c| c.as_str()) {
+            Some("not_null" | "unique") => &["column"],
+            Some("range") => &["column", "min", "max"],
+            Some("allowed") => &["column", "values"],
+            Some("regex") => &["column", "pattern"],
+            Some("expr") => &["expr"],
+            _ => continue,
+        };
+        let at = text[search_from..]
+            .find("[[rules]]")
+            .map_or(search_from, |p| search_from + p);
+        search_from = at + 1;
+        for key in rule.keys() {
+            if key == "check" || key == "name" || allowed.contains(&key.as_str()) {
+                continue;
+            }
+            let line = text[at..]
+                .lines()
+                .position(|l| l.trim_start().starts_with(key.as_str()))
+                .map(|p| text[..at].matches('\n').count() + p + 1);
+            let place = line.map_or(String::new(), |l| format!("line {l}: "));
+            return Err(format!(
+                "{place}rule {} has an unknown key `{key}`; a `{}` rule takes {}",
+                i + 1,
+                rule.get("check").and_then(|c| c.as_str()).unwrap_or(""),
+                ["name", "check"]
+                    .iter()
+                    .chain(allowed)
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -262,6 +312,10 @@ expr = "a < b"
             (
                 "[[rules]]\ncheck = \"expr\"\nexpr = \"1=1; drop table x\"\n",
                 ";",
+            ),
+            (
+                "[[rules]]\ncheck = \"unique\"\ncolumn = \"a\"\n[[rules]]\ncheck = \"range\"\ncolumn = \"a\"\nmaxx = 3\nmin = 1\n",
+                "line 7: rule 2 has an unknown key `maxx`",
             ),
         ];
         for (text, want) in cases {

@@ -458,8 +458,9 @@ fn check_not_null(
         let (nulls, first): (i64, Option<i64>) = conn
             .query_row(
                 &format!(
-                    "SELECT count(*) FILTER (WHERE {c} IS NULL), min(rowid) FILTER (WHERE {c} IS NULL) FROM {}",
-                    ident(table),
+                    // Inside the import transaction rowids are not row numbers; count instead.
+                    "SELECT count(*) FILTER (WHERE {c} IS NULL), count(*) FILTER (WHERE rowid < (SELECT min(rowid) FROM {t} WHERE {c} IS NULL)) FROM {t}",
+                    t = ident(table),
                     c = ident(&o.column)
                 ),
                 [],

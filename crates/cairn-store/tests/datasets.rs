@@ -395,3 +395,97 @@ fn delete_refuses_while_derived_versions_exist_unless_forced() {
     assert_eq!(again.version.version, 2);
     assert_eq!(again.version.parent_version, None);
 }
+
+#[test]
+fn folders_and_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("parts");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(
+        folder.join("a.csv"),
+        "zip;amount;grade\n007;1.5;a\n010;2;b\n",
+    )
+    .unwrap();
+    std::fs::write(folder.join("b.csv"), "zip;amount;grade\n123;;a\n").unwrap();
+    std::fs::write(folder.join(".hidden.csv"), "junk\n").unwrap();
+    let store = Store::open_in_memory().unwrap();
+    let mut options = ImportOptions::default();
+    options.column_mut("zip").dtype = Some(cairn_core::DataType::String);
+    options.column_mut("grade").categorical = true;
+    options.column_mut("grade").not_null = true;
+    let v = store
+        .import(
+            &ImportRequest {
+                path: &folder,
+                name: "parts",
+                options: options.clone(),
+            },
+            &mut Progress::silent(),
+        )
+        .unwrap()
+        .version;
+    assert_eq!(v.rows, 3);
+    assert_eq!(v.source, "parts/ (2 files)");
+    let page = store.page(&v, 0, 10).unwrap();
+    assert_eq!(
+        page.rows[0][0].as_deref(),
+        Some("007"),
+        "a string override keeps the zeros"
+    );
+    assert_eq!(page.rows[2][1], None);
+    assert!(v.column("grade").unwrap().categorical);
+    assert!(v.column("amount").unwrap().nullable);
+
+    // A file with other columns is named in the error; nothing is written.
+    std::fs::write(folder.join("c.csv"), "zip;total;grade\n1;2;c\n").unwrap();
+    let err = store
+        .import(
+            &ImportRequest {
+                path: &folder,
+                name: "parts",
+                options: options.clone(),
+            },
+            &mut Progress::silent(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("c.csv") && err.contains("total"), "{err}");
+    std::fs::remove_file(folder.join("c.csv")).unwrap();
+
+    // A declared not-null column with an empty value names the column and the row.
+    std::fs::write(folder.join("c.csv"), "zip;amount;grade\n5;1;\n").unwrap();
+    let err = store
+        .import(
+            &ImportRequest {
+                path: &folder,
+                name: "parts",
+                options: options.clone(),
+            },
+            &mut Progress::silent(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("column grade") && err.contains("row 4"),
+        "{err}"
+    );
+    // An override of a column the file lacks is refused, listing the columns.
+    let mut bad = ImportOptions::default();
+    bad.column_mut("nope").categorical = true;
+    let err = store
+        .import(
+            &ImportRequest {
+                path: &folder.join("a.csv"),
+                name: "x",
+                options: bad,
+            },
+            &mut Progress::silent(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("nope") && err.contains("zip, amount, grade"),
+        "{err}"
+    );
+    assert_eq!(store.list_versions().unwrap().len(), 1);
+}
