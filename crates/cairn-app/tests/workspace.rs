@@ -109,6 +109,19 @@ fn breast_cancer_lifecycle() {
         .created
     );
     assert_eq!(ws.datasets().unwrap().len(), 1);
+
+    // The version two runs trained on cannot be deleted without --force, and says by whom.
+    let err = ws.delete_dataset("breast_cancer@1", false).unwrap_err();
+    assert_eq!(err.code, cairn_app::ErrorCode::InUse);
+    assert!(
+        err.message.contains("bc-a") && err.message.contains("bc-b"),
+        "{}",
+        err.message
+    );
+    let forced = ws.delete_dataset("breast_cancer@1", true).unwrap();
+    assert_eq!(forced.runs.len(), 2);
+    assert!(ws.datasets().unwrap().is_empty());
+    assert_eq!(ws.run("bc-a").unwrap().run.dataset, "breast_cancer@1");
 }
 
 #[test]

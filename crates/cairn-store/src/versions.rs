@@ -280,12 +280,10 @@ impl Store {
         let ctx = "looking for what uses the version";
         let mut stmt = self
             .conn
-            .prepare("SELECT name || ' (' || id || ')' FROM runs WHERE dataset = ? AND dataset_hash = ? ORDER BY seq")
+            .prepare("SELECT name || ' (' || id || ')' FROM runs WHERE dataset = ? ORDER BY seq")
             .map_err(|e| StoreError::db(ctx, e))?;
         let runs = stmt
-            .query_map(duckdb::params![version.name, version.hash], |r| {
-                r.get::<_, String>(0)
-            })
+            .query_map([version.label()], |r| r.get::<_, String>(0))
             .map_err(|e| StoreError::db(ctx, e))?
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| StoreError::db(ctx, e))?;
