@@ -2,7 +2,7 @@
 //! versions. Thin over `cairn-store`; what it adds is reading the user's files (rules) and
 //! naming things the way a person wrote them.
 
-use crate::json::{DatasetDetail, DeleteSummary};
+use crate::json::{DatasetDetail, DeleteSummary, VersionOptions};
 use crate::{AppError, Result, Workspace};
 use cairn_core::diff::DatasetDiff;
 use cairn_core::profile::DatasetProfile;
@@ -57,10 +57,20 @@ impl Workspace {
             // Resolving gives the helpful "known data sets" message.
             self.resolve_dataset(name)?;
         }
+        let mut read_as = Vec::new();
+        for v in &versions {
+            if let Some(options) = self.store.import_options(v)? {
+                read_as.push(VersionOptions {
+                    version: v.version,
+                    options,
+                });
+            }
+        }
         Ok(DatasetDetail {
             name: name.to_string(),
             lineage: self.store.lineage(name)?,
             versions,
+            read_as,
         })
     }
 

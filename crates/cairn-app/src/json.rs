@@ -79,6 +79,14 @@ pub struct DatasetDetail {
     pub name: String,
     pub versions: Vec<DatasetVersion>,
     pub lineage: Vec<cairn_core::LineageEdge>,
+    /// How each imported version was read: format, dialect, encoding, column overrides.
+    pub read_as: Vec<VersionOptions>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct VersionOptions {
+    pub version: u32,
+    pub options: cairn_core::ImportOptions,
 }
 
 /// What deleting a version did.
@@ -143,6 +151,11 @@ pub fn typescript_bindings() -> String {
         AppError::decl(&cfg),
         DatasetDetail::decl(&cfg),
         DeleteSummary::decl(&cfg),
+        VersionOptions::decl(&cfg),
+        cairn_core::ImportOptions::decl(&cfg),
+        cairn_core::ColumnOverride::decl(&cfg),
+        cairn_core::FileFormat::decl(&cfg),
+        cairn_core::TextEncoding::decl(&cfg),
         RowPage::decl(&cfg),
         cairn_core::DataType::decl(&cfg),
         cairn_core::Column::decl(&cfg),

@@ -274,6 +274,41 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
                     .collect();
                 table(&["COLUMN", "TYPE", ""], &rows);
             }
+            if let Some(r) = d.read_as.last() {
+                let o = &r.options;
+                let mut how =
+                    vec![format!("{:?}", o.format.unwrap_or(FileFormat::Csv)).to_lowercase()];
+                if let Some(c) = o.delimiter {
+                    how.push(format!("delimiter {c:?}"));
+                }
+                if let Some(q) = o.quote {
+                    how.push(format!("quote {q:?}"));
+                }
+                if let Some(h) = o.header {
+                    how.push(if h {
+                        "header".into()
+                    } else {
+                        "no header".into()
+                    });
+                }
+                if let Some(e) = o.encoding {
+                    how.push(e.engine_name().to_string());
+                }
+                for c in &o.columns {
+                    let mut said = Vec::new();
+                    if let Some(t) = &c.dtype {
+                        said.push(t.to_string());
+                    }
+                    if c.not_null {
+                        said.push("not null".into());
+                    }
+                    if c.categorical {
+                        said.push("categorical".into());
+                    }
+                    how.push(format!("{}: {}", c.column, said.join(" ")));
+                }
+                println!("\nv{} was read as: {}", r.version, how.join(", "));
+            }
             if !d.lineage.is_empty() {
                 println!("\nlineage:");
                 for e in &d.lineage {

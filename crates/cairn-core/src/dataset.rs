@@ -106,6 +106,7 @@ pub const MAX_COLUMNS: usize = 1024;
 /// The kind of file an import reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum FileFormat {
     /// CSV, TSV and other delimited text.
     Csv,
@@ -141,6 +142,7 @@ impl FileFormat {
 /// Text encodings a CSV import reads (DuckDB's built-in decoders).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum TextEncoding {
     Utf8,
     Utf16,
@@ -173,6 +175,7 @@ impl TextEncoding {
 
 /// A user's say over one column at import.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ColumnOverride {
     pub column: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,6 +189,7 @@ pub struct ColumnOverride {
 /// How to read the file(s) of an import. Every field left `None` is detected; what was detected
 /// or given is stored with the version.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImportOptions {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<FileFormat>,

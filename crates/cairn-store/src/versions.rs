@@ -168,6 +168,22 @@ impl Store {
             .map_err(|e| StoreError::db(format!("finding the table of {}", version.label()), e))
     }
 
+    /// How a version was read (detected or given), if it was imported from files.
+    pub fn import_options(
+        &self,
+        version: &DatasetVersion,
+    ) -> Result<Option<cairn_core::ImportOptions>> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT options_json FROM dataset_versions WHERE name = ? AND version = ?",
+                duckdb::params![version.name, version.version],
+                |r| r.get(0),
+            )
+            .map_err(|e| StoreError::db("reading import options", e))?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
     /// The profile stored with a version.
     pub fn profile(&self, version: &DatasetVersion) -> Result<DatasetProfile> {
         let table = self.table_of(version)?;

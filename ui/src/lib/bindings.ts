@@ -12,7 +12,11 @@ status: string, model: string,
  */
 dataset: string, target: string, created_at: string, metrics: Record<string, number>, tags: Record<string, string>, };
 export type AppError = { code: string, message: string, };
-export type DatasetDetail = { name: string, versions: Array<DatasetVersion>, lineage: Array<LineageEdge>, };
+export type DatasetDetail = { name: string, versions: Array<DatasetVersion>, lineage: Array<LineageEdge>, 
+/**
+ * How each imported version was read: format, dialect, encoding, column overrides.
+ */
+read_as: Array<VersionOptions>, };
 export type DeleteSummary = { 
 /**
  * `name@version`.
@@ -30,6 +34,11 @@ derived: Array<string>,
  * False when another live version shares the content, so the data stays.
  */
 table_dropped: boolean, };
+export type VersionOptions = { version: number, options: ImportOptions, };
+export type ImportOptions = { format?: FileFormat | null, delimiter?: string | null, quote?: string | null, header?: boolean | null, encoding?: TextEncoding | null, columns?: Array<ColumnOverride>, };
+export type ColumnOverride = { column: string, dtype?: DataType | null, not_null?: boolean, categorical?: boolean, };
+export type FileFormat = "csv" | "parquet" | "json";
+export type TextEncoding = "utf8" | "utf16" | "latin1";
 export type RowPage = { offset: number, total: number, columns: Array<string>, rows: Array<Array<string | null>>, };
 export type DataType = "boolean" | "integer" | "float" | "string" | "date" | "timestamp" | { "other": string };
 export type Column = { name: string, dtype: DataType, nullable: boolean, 
