@@ -33,6 +33,7 @@ impl Workspace {
                 done,
                 total: Some(5),
                 message: message.into(),
+                metrics: Default::default(),
             })
         };
         let _ = stage(
@@ -69,6 +70,7 @@ impl Workspace {
                 name: Some(DEMO_RUN.into()),
                 tags: BTreeMap::from([("purpose".into(), "demo".into())]),
                 params: BTreeMap::new(),
+                ..Default::default()
             },
             observer,
         )?;

@@ -13,6 +13,7 @@ mod environment;
 mod error;
 pub mod json;
 mod lock;
+mod predict;
 mod train;
 mod workspace;
 
@@ -27,9 +28,12 @@ pub use cairn_core::{
     DatasetVersion, ParamValue, Progress, ProgressObserver, Run, RunStatus, Step, parse_key_value,
 };
 pub use cairn_store::{ImportOutcome, Page};
+pub use cairn_train::devices::{DeviceReport, discover as discover_devices};
+pub use cairn_train::{DeviceChoice, ModelKind, params_for};
 pub use demo::DemoSummary;
 pub use error::{AppError, ErrorCode};
-pub use train::TrainRequest;
+pub use predict::{PredictSummary, RecordPrediction};
+pub use train::{RunEvaluation, TrainRequest};
 pub use workspace::{RunDetail, Workspace, default_workspace_dir};
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;

@@ -20,6 +20,7 @@ fn request(name: &str, seed: u64) -> TrainRequest {
         name: Some(name.into()),
         tags: BTreeMap::from([("team".into(), "oncology".into())]),
         params: BTreeMap::new(),
+        ..Default::default()
     }
 }
 
@@ -56,10 +57,24 @@ fn breast_cancer_lifecycle() {
         acc >= 0.95,
         "logistic regression on breast cancer reached only {acc}"
     );
-    assert_eq!(steps.iter().filter(|s| s.stage == "train").count(), 100);
+    let epochs: Vec<&Step> = steps
+        .iter()
+        .filter(|s| s.stage == "train" && s.total.is_some())
+        .collect();
+    assert_eq!(epochs.len(), 100);
+    assert!(epochs.iter().all(|s| s.metrics.contains_key("train_loss")));
     let detail = ws.run("bc-a").unwrap();
     assert_eq!(detail.history["train_loss"].len(), 100);
-    assert_eq!(detail.artifacts.len(), 3);
+    let paths: Vec<&str> = detail.artifacts.iter().map(|a| a.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "eval/metrics.json",
+            "model/config.json",
+            "model/preprocessing.json",
+            "model/weights.safetensors"
+        ]
+    );
 
     // Same seed, same data, same config: the same weights, bit for bit.
     let again = ws

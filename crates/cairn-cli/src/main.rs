@@ -2,14 +2,14 @@
 //! print the result for people (tables, progress bars) or for programs (`--json`).
 
 mod data;
+mod model;
 mod output;
 mod progress;
 
 use anyhow::Result;
-use cairn_app::{AppError, ParamValue, TrainRequest, Workspace};
-use clap::{Args, Parser, Subcommand};
+use cairn_app::{AppError, Workspace};
+use clap::{Parser, Subcommand};
 use output::Output;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -39,7 +39,16 @@ enum Command {
     #[command(subcommand)]
     Data(data::DataCommand),
     /// Train a model on a data set version and record the run.
-    Train(TrainArgs),
+    Train(model::TrainArgs),
+    /// Predict with a run's model: score a data set version into a file, or JSON records.
+    Predict(model::PredictArgs),
+    /// List the CPU and the CUDA GPUs this machine can train on.
+    Devices,
+    /// List the models and their hyperparameters with defaults.
+    Models {
+        /// linear, logistic, mlp or cnn (default: all).
+        model: Option<String>,
+    },
     /// List and inspect runs.
     #[command(subcommand)]
     Runs(RunsCommand),
@@ -59,29 +68,6 @@ enum Command {
     Index(IndexCommand),
     /// Walk the lifecycle on the bundled sample data: import, train, search, bundle, verify.
     Demo,
-}
-
-#[derive(Args)]
-struct TrainArgs {
-    /// Data set version: NAME, NAME@3, NAME@latest or NAME@<hash prefix>.
-    #[arg(long)]
-    data: String,
-    /// Column to predict.
-    #[arg(long)]
-    target: String,
-    #[arg(long, default_value = "logistic")]
-    model: String,
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Run name (default: DATASET-MODEL-xxxx).
-    #[arg(long)]
-    name: Option<String>,
-    /// A tag, KEY=VALUE (repeatable).
-    #[arg(long = "tag", value_name = "KEY=VALUE")]
-    tags: Vec<String>,
-    /// A hyperparameter, KEY=VALUE, typed as int, float, bool, list or string (repeatable).
-    #[arg(long = "param", value_name = "KEY=VALUE")]
-    params: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -148,19 +134,10 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
             out.info(&ws.info()?)?;
         }
         Command::Data(cmd) => return data::run(cli, out, cmd),
-        Command::Train(args) => {
-            let req = train_request(args)?;
-            let mut ws = open(cli)?;
-            let cancel = progress::cancel_on_ctrl_c();
-            let mut bar = progress::Bar::new(out.is_json(), "train");
-            let result = ws.train(&req, &mut bar.observer(&cancel));
-            bar.finish();
-            let run = result?;
-            out.run_detail(&ws.run(run.id.as_str())?)?;
-            if run.status != cairn_app::RunStatus::Finished {
-                return Ok(ExitCode::from(130));
-            }
-        }
+        Command::Train(args) => return model::train(cli, out, args),
+        Command::Predict(args) => return model::predict(cli, out, args),
+        Command::Devices => return model::devices(out),
+        Command::Models { model: m } => return model::models(out, m.as_deref()),
         Command::Runs(RunsCommand::List) => out.runs(&open(cli)?.runs()?)?,
         Command::Runs(RunsCommand::Show { run }) => out.run_detail(&open(cli)?.run(run)?)?,
         Command::Search { query, limit } => {
@@ -209,29 +186,4 @@ fn fresh_demo_dir() -> Result<PathBuf, AppError> {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     Ok(parent.join(format!("demo-{stamp}")))
-}
-
-fn train_request(args: &TrainArgs) -> Result<TrainRequest, AppError> {
-    let kv = |text: &String| {
-        cairn_app::parse_key_value(text).map_err(|e| AppError::invalid(e.to_string()))
-    };
-    let mut tags = BTreeMap::new();
-    for t in &args.tags {
-        let (k, v) = kv(t)?;
-        tags.insert(k, v);
-    }
-    let mut params = BTreeMap::new();
-    for p in &args.params {
-        let (k, v) = kv(p)?;
-        params.insert(k, ParamValue::infer(&v));
-    }
-    Ok(TrainRequest {
-        dataset: args.data.clone(),
-        target: args.target.clone(),
-        model: args.model.clone(),
-        seed: args.seed,
-        name: args.name.clone(),
-        tags,
-        params,
-    })
 }

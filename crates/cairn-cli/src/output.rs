@@ -26,10 +26,10 @@ impl Output {
     }
 
     fn print_json<T: Serialize + ?Sized>(&self, value: &T) -> R {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(value).expect("output serialises")
-        );
+        use std::io::Write;
+        let text = serde_json::to_string_pretty(value).expect("output serialises");
+        // A closed pipe (`cairn … --json | head`) is not an error worth a panic.
+        let _ = writeln!(std::io::stdout(), "{text}");
         Ok(())
     }
 

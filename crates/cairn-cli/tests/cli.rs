@@ -408,3 +408,123 @@ fn import_sample_path(ws: &Path, path: &Path, name: &str) -> Value {
         ],
     ))
 }
+
+#[test]
+fn devices_says_plainly_when_there_is_no_gpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = json(&cairn(&dir.path().join("ws"), &["devices", "--json"]));
+    assert!(report["cpu"]["cores"].as_u64().unwrap() >= 1);
+    assert!(!report["cpu"]["model"].as_str().unwrap().is_empty());
+    if std::path::Path::new("/proc/driver/nvidia").exists() {
+        return; // A machine with a driver: the no-GPU sentence does not apply.
+    }
+    assert_eq!(report["gpus"], serde_json::json!([]));
+    assert_eq!(report["driver_version"], Value::Null);
+    let note = report["cuda_note"].as_str().unwrap();
+    assert!(note.contains("No NVIDIA driver found"), "{note}");
+    let text = cairn(&dir.path().join("ws"), &["devices"]);
+    assert!(text.status.success());
+    assert!(String::from_utf8_lossy(&text.stdout).contains("No NVIDIA driver found"));
+}
+
+#[test]
+fn train_predict_and_resume_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    import_sample(&ws, "iris.csv");
+    let trained = json(&cairn(
+        &ws,
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--target",
+            "target",
+            "--model",
+            "mlp",
+            "--name",
+            "flower",
+            "--param",
+            "epochs=6",
+            "--param",
+            "lr=0.05",
+            "--param",
+            "hidden=[16]",
+            "--param",
+            "checkpoint_every=3",
+            "--device",
+            "auto",
+            "--json",
+        ],
+    ));
+    assert_eq!(trained["status"], "finished");
+    assert_eq!(trained["params"]["hidden"]["value"][0]["value"], 16);
+    assert!(trained["metrics"]["test_f1_macro"].as_f64().unwrap() > 0.5);
+    assert_eq!(trained["environment"]["device"], "cpu");
+
+    let out = dir.path().join("scores.csv");
+    let scored = json(&cairn(
+        &ws,
+        &[
+            "predict",
+            "flower",
+            "--data",
+            "iris",
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(scored["rows"], 150);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.starts_with("row,target,prediction,probability,proba_"),
+        "{text:.80}"
+    );
+    assert_eq!(text.lines().count(), 151);
+
+    let record = r#"{"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}"#;
+    let preds = json(&cairn(
+        &ws,
+        &["predict", "flower", "--record", record, "--json"],
+    ));
+    assert_eq!(preds[0]["prediction"], "setosa");
+    let bad = cairn(
+        &ws,
+        &[
+            "predict",
+            "flower",
+            "--record",
+            r#"{"sepal_length_cm": "long"}"#,
+        ],
+    );
+    assert!(!bad.status.success());
+    let msg = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        msg.contains("field `sepal_length_cm`: expected a number")
+            && msg.contains("field `petal_width_cm`: missing"),
+        "{msg}"
+    );
+    let bad = cairn(&ws, &["predict", "flower", "--record", "{oops"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("line 1, column 2"));
+
+    let resumed = json(&cairn(&ws, &["train", "--resume", "flower", "--json"]));
+    assert_eq!(resumed["tags"]["resumed_from"], trained["id"]);
+    let cuda = cairn(
+        &ws,
+        &[
+            "train", "--data", "iris", "--target", "target", "--device", "cuda:0",
+        ],
+    );
+    if !cfg!(feature = "cuda") {
+        assert!(String::from_utf8_lossy(&cuda.stderr).contains("--features cuda"));
+    }
+    let models = json(&cairn(&ws, &["models", "cnn", "--json"]));
+    assert!(
+        models["cnn"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["key"] == "conv")
+    );
+}

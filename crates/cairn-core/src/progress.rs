@@ -4,6 +4,7 @@
 //! acknowledges the step and decides whether the work goes on. The CLI maps it to a progress bar,
 //! the desktop to a channel, tests to a `Vec`.
 
+use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 /// One step of long work.
@@ -16,6 +17,10 @@ pub struct Step {
     pub total: Option<u64>,
     /// A short human message, e.g. `"epoch 3/50 loss 0.21"`.
     pub message: String,
+    /// Named values for live charts (e.g. an epoch's `train_loss`, `val_accuracy`); empty when
+    /// the step carries none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
 }
 
 /// Receives progress; returning `ControlFlow::Break(())` asks the work to stop (cancellation).

@@ -4,7 +4,9 @@ use crate::sql::{ident, literal};
 use crate::{Result, Store, StoreError};
 use cairn_core::dataset::VersionSelector;
 use cairn_core::profile::DatasetProfile;
-use cairn_core::{DatasetRef, DatasetVersion, Frame, FrameColumn, FrameValues, LineageEdge};
+use cairn_core::{
+    DataType, DatasetRef, DatasetVersion, Frame, FrameColumn, FrameValues, LineageEdge,
+};
 use duckdb::Connection;
 use std::path::Path;
 
@@ -252,6 +254,16 @@ impl Store {
     /// Writes a version to a Parquet or CSV file (by `to`'s extension), rows in version order.
     /// The file appears whole or not at all.
     pub fn export(&self, version: &DatasetVersion, to: &Path) -> Result<()> {
+        let table = self.table_of(version)?;
+        self.copy_query_to(
+            &format!("SELECT * FROM {} ORDER BY rowid", ident(&table)),
+            to,
+        )
+    }
+
+    /// Writes the rows of `query` to `to` (`.parquet`, `.csv` or `.tsv`, by its extension),
+    /// atomically: a `.partial` file, renamed when complete.
+    fn copy_query_to(&self, query: &str, to: &Path) -> Result<()> {
         let format = match to
             .extension()
             .and_then(|e| e.to_str())
@@ -267,14 +279,12 @@ impl Store {
                 )));
             }
         };
-        let table = self.table_of(version)?;
         let partial = to.with_extension(format!(
             "{}.partial",
             to.extension().and_then(|e| e.to_str()).unwrap_or("out")
         ));
         let sql = format!(
-            "COPY (SELECT * FROM {} ORDER BY rowid) TO {} ({format})",
-            ident(&table),
+            "COPY ({query}) TO {} ({format})",
             literal(&partial.to_string_lossy())
         );
         if let Err(e) = self.conn.execute_batch(&sql) {
@@ -289,6 +299,57 @@ impl Store {
             let _ = std::fs::remove_file(&partial);
             StoreError::Invalid(format!("cannot write {}: {e}", to.display()))
         })
+    }
+
+    /// Writes an in-memory table (e.g. predictions) to `to`, like [`Store::export`]: numeric
+    /// columns as DOUBLE, text as VARCHAR, rows in order.
+    pub fn write_frame(&self, frame: &Frame, to: &Path) -> Result<()> {
+        let ctx = "writing a table";
+        let table = format!("cairn_frame_{}", std::process::id());
+        let columns: Vec<String> = frame
+            .columns
+            .iter()
+            .map(|c| {
+                let ty = match c.values {
+                    FrameValues::Numeric(_) if c.dtype == DataType::Integer => "BIGINT",
+                    FrameValues::Numeric(_) => "DOUBLE",
+                    FrameValues::Text(_) => "VARCHAR",
+                };
+                format!("{} {ty}", ident(&c.name))
+            })
+            .collect();
+        self.conn
+            .execute_batch(&format!(
+                "CREATE OR REPLACE TEMP TABLE {} ({})",
+                ident(&table),
+                columns.join(", ")
+            ))
+            .map_err(|e| StoreError::db(ctx, e))?;
+        let filled = (|| -> Result<()> {
+            let mut app = self
+                .conn
+                .appender_to_catalog_and_db(&table, "temp", "main")
+                .map_err(|e| StoreError::db(ctx, e))?;
+            for r in 0..frame.rows() {
+                let row = frame.columns.iter().map(|c| match &c.values {
+                    FrameValues::Numeric(v) if c.dtype == DataType::Integer => {
+                        duckdb::types::Value::from(v[r].map(|x| x as i64))
+                    }
+                    FrameValues::Numeric(v) => duckdb::types::Value::from(v[r]),
+                    FrameValues::Text(v) => duckdb::types::Value::from(v[r].clone()),
+                });
+                app.append_row(duckdb::appender_params_from_iter(row))
+                    .map_err(|e| StoreError::db(ctx, e))?;
+            }
+            app.flush().map_err(|e| StoreError::db(ctx, e))
+        })();
+        let written = filled.and_then(|()| {
+            self.copy_query_to(&format!("SELECT * FROM temp.{}", ident(&table)), to)
+        });
+        let _ = self
+            .conn
+            .execute_batch(&format!("DROP TABLE IF EXISTS temp.{}", ident(&table)));
+        written
     }
 
     /// Runs (as `name (id)`) and live versions derived from `version`.

@@ -90,6 +90,7 @@ impl Store {
                     done: permille.unwrap_or(0),
                     total: permille.map(|_| 1000),
                     message,
+                    metrics: Default::default(),
                 };
                 if let ControlFlow::Break(()) = observer.on_step(&step) {
                     watch.cancelled.store(true, Ordering::SeqCst);

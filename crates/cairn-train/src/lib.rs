@@ -1,20 +1,30 @@
-//! Training and inference with Candle: preprocessing fitted on the training split, models
-//! written as `Config` + `load(vb, cfg)` + `forward`, a seeded trainer that streams per-epoch
-//! metrics to an observer, and weights serialised as safetensors.
+//! Training and inference with Candle: preprocessing fitted on the training split and saved
+//! with the model; models written as `Config` + `load(vb, cfg)` + `forward` (linear, logistic,
+//! MLP, CNN); optimisers and schedules; a seeded trainer that streams per-step and per-epoch
+//! metrics to an observer, checkpoints, and resumes bit for bit; device choice and discovery.
 //!
 //! This crate knows Candle and the nouns of `cairn-core`. It must not know DuckDB, tantivy,
 //! Tauri, or where anything is stored: it is handed a [`cairn_core::Frame`] and hands back bytes.
 
+pub mod checkpoint;
+pub mod device;
+pub mod devices;
 mod error;
 pub mod model;
+pub mod optim;
 pub mod preprocess;
-pub mod split;
+pub mod spec;
 mod trainer;
 
+pub use checkpoint::Checkpoint;
 pub use error::TrainError;
-pub use model::ModelKind;
-pub use preprocess::Preprocessor;
-pub use trainer::{EpochReport, TrainObserver, TrainOutcome, TrainSpec, predict_proba, train};
+pub use model::{ModelConfig, ModelKind};
+pub use preprocess::{Preprocessor, Task};
+pub use spec::{DeviceChoice, PARAMS, TrainSpec, params_for};
+pub use trainer::{
+    EpochReport, LoadedModel, Predictions, StepReport, TestPredictions, TrainObserver,
+    TrainOutcome, split_rows, train,
+};
 
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
 
