@@ -1,6 +1,6 @@
 //! Exporting a run as a deterministic bundle, and verifying one.
 
-use crate::train::{CONFIG, PREPROCESSING, WEIGHTS};
+use crate::train::{CHECKPOINTS, CONFIG, PREPROCESSING, WEIGHTS};
 use crate::{AppError, ErrorCode, Result, Workspace};
 use cairn_bundle::VerifyReport;
 use cairn_core::RunStatus;
@@ -31,7 +31,12 @@ impl Workspace {
             )));
         }
         let mut entries: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-        for a in &detail.artifacts {
+        // Checkpoints are for resuming training here, not for production: they stay out.
+        for a in detail
+            .artifacts
+            .iter()
+            .filter(|a| !a.path.starts_with(CHECKPOINTS))
+        {
             entries.insert(a.path.clone(), self.artifacts.get(&a.sha256)?);
         }
         for needed in [WEIGHTS, PREPROCESSING, CONFIG] {

@@ -42,7 +42,7 @@ pub(crate) const PREPROCESSING: &str = "model/preprocessing.json";
 pub(crate) const CONFIG: &str = "model/config.json";
 pub(crate) const EVAL_METRICS: &str = "eval/metrics.json";
 pub(crate) const EVAL_PREDICTIONS: &str = "eval/predictions.json";
-const CHECKPOINTS: &str = "checkpoints/";
+pub(crate) const CHECKPOINTS: &str = "checkpoints/";
 
 /// Test predictions kept for plots (residuals, calibration) at most.
 const MAX_KEPT_PREDICTIONS: usize = 10_000;

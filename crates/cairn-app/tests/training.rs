@@ -4,7 +4,6 @@
 use cairn_app::{
     DeviceChoice, ErrorCode, ParamValue, Progress, RunStatus, Step, TrainRequest, Workspace,
 };
-use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -284,6 +283,22 @@ fn a_cancelled_run_is_killed_and_resumes_to_the_uninterrupted_weights() {
         ws.run("whole").unwrap().run.metrics["test_accuracy"]
     );
 
+    // A bundle carries the model, not the checkpoints.
+    let zip = dir.path().join("whole.zip");
+    ws.export_bundle("whole", &zip).unwrap();
+    let report = cairn_app::verify_bundle(&zip).unwrap();
+    let paths: Vec<&str> = report
+        .manifest
+        .entries
+        .iter()
+        .map(|e| e.path.as_str())
+        .collect();
+    assert!(paths.contains(&"model/weights.safetensors") && paths.contains(&"eval/metrics.json"));
+    assert!(
+        !paths.iter().any(|p| p.starts_with("checkpoints/")),
+        "{paths:?}"
+    );
+
     let err = ws
         .train(
             &TrainRequest {
@@ -324,5 +339,4 @@ fn regression_runs_record_residuals() {
         p["y_true"].as_array().unwrap().len() as f64,
         run.metrics["n_test"]
     );
-    let _ = BTreeMap::<String, String>::new();
 }
