@@ -22,6 +22,10 @@ fn main() {
         "dataset_profile",
         "last_quality_report",
         "diff_datasets",
+        "train_choices",
+        "start_training",
+        "cancel_training",
+        "run_page",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script");

@@ -3,11 +3,14 @@
 use crate::AppState;
 use cairn_app::Workspace;
 use cairn_app::json::{
-    AppError, DatasetDetail, DatasetSummary, RowPage, RunSummary, WorkspaceInfo,
+    AppError, DatasetDetail, DatasetSummary, RowPage, RunPage, RunSummary, TrainChoices, TrainForm,
+    TrainProgress, WorkspaceInfo,
 };
+use tauri::ipc::Channel;
 
 /// Opens the workspace, runs `f` on a blocking thread (DuckDB and tantivy block), and releases
-/// the workspace again so the CLI can use it between calls.
+/// the workspace again so the CLI can use it between calls. Calls take turns: one waits while
+/// another (a training job, for as long as it trains) holds the workspace.
 async fn with_workspace<T, F>(state: &AppState, f: F) -> Result<T, AppError>
 where
     T: Send + 'static,
@@ -20,10 +23,14 @@ where
         f(&mut ws).map_err(|e| AppError::from(&e))
     })
     .await
-    .map_err(|e| AppError {
+    .map_err(background_failed)?
+}
+
+fn background_failed(e: tauri::Error) -> AppError {
+    AppError {
         code: "internal".into(),
         message: format!("the background task failed: {e}"),
-    })?
+    }
 }
 
 #[tauri::command]
@@ -110,6 +117,56 @@ pub async fn diff_datasets(
 ) -> Result<serde_json::Value, AppError> {
     with_workspace(&state, move |ws| {
         to_json(ws.diff_datasets(&from, &to, key.as_deref())?)
+    })
+    .await
+}
+
+/// Every model's hyperparameters with their defaults, and the devices this build can train on.
+#[tauri::command]
+pub async fn train_choices() -> Result<TrainChoices, AppError> {
+    // Device discovery loads the CUDA driver library where there is one: not on the UI thread.
+    tauri::async_runtime::spawn_blocking(|| TrainChoices::new(cairn_app::discover_devices()))
+        .await
+        .map_err(background_failed)
+}
+
+/// Trains a model as the window's one job and answers with the recorded run when it ends
+/// (finished, or killed by `cancel_training`). Each step goes to `on_progress` as it happens.
+#[tauri::command]
+pub async fn start_training(
+    state: tauri::State<'_, AppState>,
+    form: TrainForm,
+    on_progress: Channel<TrainProgress>,
+) -> Result<RunSummary, AppError> {
+    let claim = state.training.claim().ok_or_else(|| AppError {
+        code: cairn_app::ErrorCode::InUse.as_str().into(),
+        message:
+            "a training run is already in progress in this window; wait for it to end or cancel it"
+                .into(),
+    })?;
+    let request = form.into_request().map_err(|e| AppError::from(&e))?;
+    with_workspace(&state, move |ws| {
+        // A window that went away stops receiving; the run is recorded all the same.
+        let mut observer = claim.observer(|step| {
+            let _ = on_progress.send(step);
+        });
+        ws.train(&request, &mut observer).map(RunSummary::from)
+    })
+    .await
+}
+
+/// Asks the running training job to stop after its current step; false when none runs.
+#[tauri::command]
+pub async fn cancel_training(state: tauri::State<'_, AppState>) -> Result<bool, AppError> {
+    Ok(state.training.cancel())
+}
+
+/// One run with its metric history, artifacts, and held-out evaluation (confusion matrix and
+/// per-class scores, or test predictions for a residual plot).
+#[tauri::command]
+pub async fn run_page(state: tauri::State<'_, AppState>, key: String) -> Result<RunPage, AppError> {
+    with_workspace(&state, move |ws| {
+        Ok(RunPage::new(ws.run(&key)?, ws.run_evaluation(&key)?))
     })
     .await
 }

@@ -4,6 +4,7 @@
 //! back its JSON DTOs (or its error as `{code, message}`). No business logic lives here.
 
 mod commands;
+mod training;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,8 @@ use tauri::{Builder, Runtime};
 pub struct AppState {
     pub root: PathBuf,
     pub(crate) turn: Arc<Mutex<()>>,
+    /// The training job in progress, if any (one at a time; see `training.rs`).
+    pub(crate) training: Arc<training::TrainingSlot>,
 }
 
 /// `--workspace DIR`, else `CAIRN_WORKSPACE`, else the platform default — as in the CLI.
@@ -41,6 +44,7 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, root: PathBuf) -> Builder<R> {
         .manage(AppState {
             root,
             turn: Arc::new(Mutex::new(())),
+            training: Arc::default(),
         })
         .invoke_handler(tauri::generate_handler![
             commands::workspace_info,
@@ -50,7 +54,11 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, root: PathBuf) -> Builder<R> {
             commands::dataset_page,
             commands::dataset_profile,
             commands::last_quality_report,
-            commands::diff_datasets
+            commands::diff_datasets,
+            commands::train_choices,
+            commands::start_training,
+            commands::cancel_training,
+            commands::run_page
         ])
 }
 

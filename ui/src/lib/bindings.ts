@@ -129,3 +129,104 @@ export type ChangedRow = { key: string,
  */
 cells: Array<[string, string | null, string | null]>, };
 export type ProfileDelta = { column: string, nulls: number, distinct: number, mean: number | null, std: number | null, min: number | null, max: number | null, };
+export type TrainChoices = { models: Array<ModelParams>, devices: DeviceSummary, };
+export type ModelParams = { 
+/**
+ * `linear`, `logistic`, `mlp` or `cnn`.
+ */
+model: string, params: Array<ParamDefault>, };
+export type ParamDefault = { key: string, default: string, help: string, };
+export type DeviceSummary = { cpu: string, cores: number, simd: Array<string>, gpus: Array<GpuSummary>, 
+/**
+ * The CUDA version the driver supports, e.g. "12.8"; null without a driver.
+ */
+driver_version: string | null, 
+/**
+ * One or two sentences on what was found and where training runs.
+ */
+cuda_note: string, 
+/**
+ * Whether this binary was built with the `cuda` feature (can train on the GPUs listed).
+ */
+cuda_build: boolean, };
+export type GpuSummary = { 
+/**
+ * The `N` of `cuda:N`.
+ */
+ordinal: number, name: string, memory_bytes: number, 
+/**
+ * e.g. "9.0".
+ */
+compute_capability: string, };
+export type TrainForm = { 
+/**
+ * `name@version`.
+ */
+dataset: string, target: string, 
+/**
+ * `linear`, `logistic`, `mlp` or `cnn`.
+ */
+model: string, seed: number, 
+/**
+ * The run's name; empty or null for the default `DATASET-MODEL-xxxx`.
+ */
+name: string | null, 
+/**
+ * Only the params changed from their defaults, as typed (`0.01`, `[64, 32]`, `true`);
+ * each is typed the way the CLI types `--param KEY=VALUE`.
+ */
+params: { [key in string]: string }, 
+/**
+ * `cpu`, `auto`, `cuda` or `cuda:N`.
+ */
+device: string, };
+export type TrainProgress = { stage: string, done: number, total: number | null, message: string, metrics: Record<string, number>, };
+export type RunPage = { id: string, name: string, 
+/**
+ * `queued`, `running`, `finished`, `failed` or `killed`.
+ */
+status: string, model: string, 
+/**
+ * `name@version` of the training data, and that version's content hash.
+ */
+dataset: string, dataset_hash: string, target: string, seed: number, 
+/**
+ * Every param the run used, written as the CLI writes them.
+ */
+params: Record<string, string>, tags: Record<string, string>, 
+/**
+ * The last value of each metric (the `test_*` metrics are the held-out scores).
+ */
+metrics: Record<string, number>, created_at: string, finished_at: string | null, 
+/**
+ * Why the run failed or was killed.
+ */
+error: string | null, 
+/**
+ * Versions, OS, CPU and device as captured at start.
+ */
+environment: JsonValue, 
+/**
+ * Every recorded value of every metric, in step order.
+ */
+history: { [key in string]: Array<MetricPoint> }, artifacts: Array<ArtifactEntry>, evaluation: Evaluation, };
+export type MetricPoint = { step: number, value: number, };
+export type ArtifactEntry = { path: string, sha256: string, size: number, };
+export type Evaluation = { 
+/**
+ * `classification`, `regression`, or empty.
+ */
+task: string, test_rows: number | null, 
+/**
+ * Class names in class-index order (classification).
+ */
+classes: Array<string>, 
+/**
+ * `confusion_matrix[true][predicted]` counts of test rows (classification).
+ */
+confusion_matrix: Array<Array<number>>, per_class: Array<ClassScores>, 
+/**
+ * True and predicted targets of (at most 10,000) test rows (regression).
+ */
+y_true: Array<number>, y_pred: Array<number>, };
+export type ClassScores = { class: string, precision: number, recall: number, f1: number, support: number, };
