@@ -193,13 +193,16 @@ impl Output {
                 .collect::<Vec<_>>()
                 .join("  ")
         );
+        let width = r.metrics.keys().map(String::len).max().unwrap_or(0);
         for (k, v) in &r.metrics {
-            let steps = d.history.get(k).map_or(0, Vec::len);
-            println!("metric    {k:<16} {v:.6}  ({steps} steps)");
+            let points = d.history.get(k).map_or(0, Vec::len);
+            let plural = if points == 1 { "" } else { "s" };
+            println!("metric    {k:<width$}  {v:<12.6}  ({points} point{plural})");
         }
+        let width = d.artifacts.iter().map(|a| a.path.len()).max().unwrap_or(0);
         for a in &d.artifacts {
             println!(
-                "artifact  {:<28} {} bytes  sha256 {}",
+                "artifact  {:<width$}  {:>9} bytes  sha256 {}",
                 a.path,
                 a.size,
                 &a.sha256[..12]
