@@ -1,7 +1,11 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 const invoke = vi.fn();
-vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
+/** Stands in for Tauri's Channel: the test plays the Rust side by calling `onmessage`. */
+class FakeChannel<T> {
+  constructor(public onmessage: (message: T) => void) {}
+}
+vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args), Channel: FakeChannel }));
 
 const api = await import('./api');
 
@@ -45,6 +49,38 @@ describe('api', () => {
     invoke.mockResolvedValueOnce({});
     await api.diffDatasets('penguins@1', 'penguins@2', null);
     expect(invoke).toHaveBeenLastCalledWith('diff_datasets', { from: 'penguins@1', to: 'penguins@2', key: null });
+  });
+
+  it('calls the training commands, with progress over a channel', async () => {
+    invoke.mockResolvedValueOnce({ models: [], devices: {} });
+    await api.trainChoices();
+    expect(invoke).toHaveBeenLastCalledWith('train_choices', undefined);
+
+    const form = {
+      dataset: 'penguins@1',
+      target: 'species',
+      model: 'logistic',
+      seed: 42,
+      name: null,
+      params: { epochs: '30' },
+      device: 'cpu',
+    };
+    const steps: unknown[] = [];
+    invoke.mockImplementationOnce(async (_command: string, args: { onProgress: FakeChannel<unknown> }) => {
+      args.onProgress.onmessage({ stage: 'train', done: 1, total: 30, message: 'loss 1.0', metrics: { train_loss: 1 } });
+      return { id: 'abc', status: 'finished' };
+    });
+    await expect(api.startTraining(form, (s) => steps.push(s))).resolves.toMatchObject({ id: 'abc' });
+    expect(invoke).toHaveBeenLastCalledWith('start_training', { form, onProgress: expect.any(FakeChannel) });
+    expect(steps).toEqual([{ stage: 'train', done: 1, total: 30, message: 'loss 1.0', metrics: { train_loss: 1 } }]);
+
+    invoke.mockResolvedValueOnce(true);
+    await expect(api.cancelTraining()).resolves.toBe(true);
+    expect(invoke).toHaveBeenLastCalledWith('cancel_training', undefined);
+
+    invoke.mockResolvedValueOnce({ id: 'abc' });
+    await api.runPage('abc');
+    expect(invoke).toHaveBeenLastCalledWith('run_page', { key: 'abc' });
   });
 
   it('passes AppError rejections through', async () => {

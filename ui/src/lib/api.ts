@@ -1,6 +1,6 @@
 // Hand-written, typed wrappers around the Tauri IPC commands exposed by src-tauri.
 // The DTO types come from the generated ./bindings.ts.
-import { invoke } from '@tauri-apps/api/core';
+import { Channel, invoke } from '@tauri-apps/api/core';
 import type {
   AppError,
   DatasetDetail,
@@ -10,7 +10,11 @@ import type {
   DatasetVersion,
   QualityReport,
   RowPage,
+  RunPage,
   RunSummary,
+  TrainChoices,
+  TrainForm,
+  TrainProgress,
   WorkspaceInfo,
 } from './bindings';
 
@@ -91,4 +95,29 @@ export function lastQualityReport(reference: string): Promise<QualityReport | nu
 /** Differences from `from` to `to`; rows are matched on `key` when given, else by content. */
 export function diffDatasets(from: string, to: string, key: string | null): Promise<DatasetDiff> {
   return call<DatasetDiff>('diff_datasets', { from, to, key });
+}
+
+/** Every model's params with their defaults, and the devices this build can train on. */
+export function trainChoices(): Promise<TrainChoices> {
+  return call<TrainChoices>('train_choices');
+}
+
+/**
+ * Trains a model as the window's one job. `onProgress` gets each step as it happens (per epoch
+ * with that epoch's metrics); the promise settles with the recorded run when training ends,
+ * finished or killed by `cancelTraining`.
+ */
+export function startTraining(form: TrainForm, onProgress: (step: TrainProgress) => void): Promise<RunSummary> {
+  const channel = new Channel<TrainProgress>(onProgress);
+  return call<RunSummary>('start_training', { form, onProgress: channel });
+}
+
+/** Asks the running training job to stop; false when none runs. */
+export function cancelTraining(): Promise<boolean> {
+  return call<boolean>('cancel_training');
+}
+
+/** One run with its metric history, artifacts and held-out evaluation. */
+export function runPage(key: string): Promise<RunPage> {
+  return call<RunPage>('run_page', { key });
 }

@@ -1,7 +1,8 @@
-// Which view the window shows, and which data set and version the Data view has open. Kept
-// outside the components so the overview can open a data set and a view switch keeps the choice.
+// Which view the window shows, which data set and version the Data view has open, and which run
+// the run page shows. Kept outside the components so the overview can open a data set or a run
+// and a view switch keeps the choice.
 
-export type ViewId = 'overview' | 'data' | 'runs' | 'registry';
+export type ViewId = 'overview' | 'data' | 'train' | 'runs' | 'registry';
 export const DATA_TABS = ['versions', 'rows', 'profile', 'quality', 'diff'] as const;
 export type DataTab = (typeof DATA_TABS)[number];
 
@@ -12,6 +13,8 @@ class Navigation {
   /** The version of `dataset` the tabs show; null means its latest. */
   version = $state<number | null>(null);
   tab = $state<DataTab>('versions');
+  /** The run the run page (the Runs view) shows, by id; null means the newest. */
+  run = $state<string | null>(null);
 
   show(view: ViewId): void {
     this.view = view;
@@ -24,6 +27,12 @@ class Navigation {
     if (version !== null) this.version = version;
     if (tab) this.tab = tab;
     this.view = 'data';
+  }
+
+  /** Opens a run (by id) on the run page. */
+  openRun(id: string): void {
+    this.run = id;
+    this.view = 'runs';
   }
 }
 
