@@ -188,6 +188,7 @@ fn driver_library_present() -> bool {
 }
 
 /// The driver functions discovery calls; all exist in every driver since CUDA 11.4.
+#[cfg(not(feature = "cuda"))]
 const DRIVER_SYMBOLS: [&str; 10] = [
     "cuDriverGetVersion",
     "cuInit",
