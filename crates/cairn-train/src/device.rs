@@ -19,7 +19,8 @@ pub fn resolve_device(choice: DeviceChoice) -> Result<Device> {
         DeviceChoice::Cuda(n) => {
             if !cfg!(feature = "cuda") {
                 return Err(TrainError::Invalid(format!(
-                    "--device cuda:{n}: this build of Cairn has no CUDA support; rebuild with `cargo build --release -p cairn-cli --features cuda` on a machine with the CUDA toolkit (docs/gpu.md), or use --device cpu"
+                    "--device cuda:{n}: this build of Cairn has no CUDA support; rebuild with `{}` on a machine with the CUDA toolkit (docs/gpu.md), or use --device cpu",
+                    crate::devices::CUDA_REBUILD_COMMAND
                 )));
             }
             Device::new_cuda(n).map_err(|e| {
