@@ -55,6 +55,7 @@ const PENGUINS_ROWS = 344;
 const PENGUINS_IDS = 'penguins_ids';
 const BIG = 'big';
 const BIG_ROWS = Number(process.env.E2E_BIG_ROWS || 2_000_000);
+const DIABETES = 'diabetes';
 /** The CLI and the rules file run.sh used, to check a version while the app is open. */
 const CLI = process.env.E2E_CLI ?? '';
 const RULES = process.env.E2E_RULES ?? '';
@@ -281,7 +282,7 @@ class Session {
 // The test
 // ---------------------------------------------------------------------------------------------
 
-describe('Cairn desktop app', { timeout: 420_000 }, () => {
+describe('Cairn desktop app', { timeout: 900_000 }, () => {
   /** @type {Session | undefined} */
   let session;
 
@@ -679,6 +680,213 @@ describe('Cairn desktop app', { timeout: 420_000 }, () => {
     await step('back to English', async () => {
       await session.clickCss('[data-testid="locale-en"]');
       await session.waitForText('[data-testid="page-title"]', EN['data.title'], 5_000);
+    });
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // Training: the launcher, live charts, cancel, and the run page
+  // -------------------------------------------------------------------------------------------
+
+  /** Saves a screenshot of the training views. */
+  const trainShot = async (name) => {
+    await sleep(300);
+    return session.screenshot(path.join(SCREENSHOT_DIR, `desktop-${name}.png`));
+  };
+
+  /** Opens the Train view and fills the form: data set, version, target, model and params. */
+  const fillLauncher = async ({ dataset, version, target, model, params = {} }) => {
+    await session.clickCss('[data-testid="nav-train"]');
+    await session.waitForText('[data-testid="page-title"]', EN['train.title']);
+    await session.waitFor(`${dataset} in the launcher`, 'return [...(document.querySelector(\'[data-testid="train-dataset"]\')?.options ?? [])].some((o) => o.value === arguments[0]);', [dataset]);
+    await session.choose('[data-testid="train-dataset"]', dataset);
+    await session.waitFor(`versions of ${dataset}`, 'return [...(document.querySelector(\'[data-testid="train-version"]\')?.options ?? [])].some((o) => o.value === arguments[0]);', [String(version)]);
+    await session.choose('[data-testid="train-version"]', version);
+    await session.waitFor(`column ${target}`, 'return [...(document.querySelector(\'[data-testid="train-target"]\')?.options ?? [])].some((o) => o.value === arguments[0]);', [target]);
+    await session.choose('[data-testid="train-target"]', target);
+    await session.choose('[data-testid="train-model"]', model);
+    await session.waitFor(`the ${model} params`, 'return document.querySelector(\'[data-testid="params"]\')?.dataset.model === arguments[0] && !!document.querySelector(\'[data-testid="param-input"][data-key="epochs"]\');', [model]);
+    await session.clickCss('[data-testid="params-reset"]').catch(() => {}); // disabled when nothing was edited
+    for (const [key, value] of Object.entries(params)) {
+      await session.type(`[data-testid="param-input"][data-key=${cssString(key)}]`, value);
+    }
+    await session.waitFor(
+      `${Object.keys(params).length} changed params`,
+      'return document.querySelector(\'[data-testid="params-changed"]\')?.dataset.count === arguments[0];',
+      [String(Object.keys(params).length)],
+    );
+    assert.equal(await session.isDisabled('[data-testid="train-start"]'), false, 'Start is enabled');
+  };
+
+  /** Waits for the run page of a run with `status`, opened when the job ended. */
+  const waitForRunPage = (status, timeoutMs = 180_000) =>
+    session.waitFor(
+      `the run page of a ${status} run`,
+      'const el = document.querySelector(\'[data-testid="run-page"]\'); return !!el && el.dataset.status === arguments[0];',
+      [status],
+      timeoutMs,
+    );
+
+  it('opens a run from the overview runs table', async () => {
+    await step('open the CLI run', async () => {
+      await session.clickCss('[data-testid="nav-overview"]');
+      await session.waitForText('[data-testid="page-title"]', EN['overview.title']);
+      await session.clickCss(`tr[data-testid="run-row"][data-name=${cssString(EXPECT_RUN)}] [data-testid="open-run"]`);
+      await session.waitFor('the run page', 'return document.querySelector(\'[data-testid="run-page"]\')?.dataset.name === arguments[0];', [EXPECT_RUN]);
+      assert.equal(await session.attr('[data-testid="nav-runs"]', 'aria-current'), 'page');
+      assert.equal(await session.textOf('[data-testid="run-name"]'), EXPECT_RUN);
+      assert.equal(await session.attr('[data-testid="run-page"] [data-testid="run-status"]', 'data-status'), 'finished');
+      // breast_cancer is binary: a 2×2 confusion matrix.
+      await session.waitFor('a 2x2 confusion matrix', 'return document.querySelectorAll(\'[data-testid="confusion-cell"]\').length === 4;');
+    });
+  });
+
+  /** Whether desktop-train-live.png shows the Train view (30 epochs can end before the shot). */
+  let liveShotTaken = false;
+
+  it('trains a model from the launcher, with live charts, and lands on its run page', async () => {
+    await step('fill the launcher', async () => {
+      await fillLauncher({ dataset: PENGUINS, version: 1, target: 'species', model: 'logistic', params: { epochs: 30 } });
+      assert.equal(await session.attr('[data-testid="param-row"][data-key="epochs"]', 'data-changed'), 'true');
+      assert.equal(await session.attr('[data-testid="param-row"][data-key="lr"]', 'data-changed'), 'false');
+      // This machine has no usable GPU: CUDA is offered but disabled, and the note says why.
+      const cuda = await session.execute(
+        'return [...document.querySelector(\'[data-testid="train-device"]\').options].filter((o) => o.value.startsWith("cuda")).map((o) => o.disabled);',
+      );
+      if ((await session.attr('[data-testid="device-note"]', 'data-cuda')) === 'false') assert.deepEqual(cuda, [true]);
+      assert.ok((await session.textOf('[data-testid="device-note"]')).length > 10);
+      assert.ok(await session.textOf('[data-testid="train-idle"]'), 'the live panel says what will appear');
+      await trainShot('train-launcher');
+    });
+
+    await step('start, and watch the live charts', async () => {
+      await session.clickCss('[data-testid="train-start"]');
+      // Poll quickly: 30 epochs are done in seconds, and the run page opens when they are.
+      const deadline = Date.now() + 60_000;
+      let live = null;
+      while (Date.now() < deadline) {
+        live = await session.execute(
+          `const panel = document.querySelector('[data-testid="train-live"]');
+           const chart = document.querySelector('[data-testid="live-chart-loss"]');
+           if (!panel || !chart) return null;
+           return { running: panel.dataset.running, points: Number(chart.dataset.points), epoch: Number(document.querySelector('[data-testid="train-progress"]')?.dataset.epoch) };`,
+        );
+        if (live && live.running === 'true' && live.points >= 2) break;
+        if (await session.count('[data-testid="run-page"]')) break;
+        await sleep(40);
+      }
+      assert.ok(live && live.running === 'true' && live.points >= 2, `the live chart never showed points while running: ${JSON.stringify(live)}`);
+      assert.ok(await session.count('[data-testid="job-indicator"]'), 'the header shows the job');
+      await trainShot('train-live');
+      // Still on the Train view after the shot, so the shot shows it; else the long run retakes it.
+      liveShotTaken = (await session.count('[data-testid="train-live"]')) > 0;
+      console.log(`# live chart seen at epoch ${live.epoch} of 30${liveShotTaken ? '' : ' (screenshot retaken by the long run)'}`);
+    });
+
+    await step('the run page opens when training ends', async () => {
+      await waitForRunPage('finished');
+      assert.equal(await session.attr('[data-testid="nav-runs"]', 'aria-current'), 'page');
+      assert.equal(await session.textOf('[data-testid="run-dataset"]'), `${PENGUINS}@1`);
+      assert.equal(await session.textOf('[data-testid="run-model"]'), 'logistic');
+      assert.equal(await session.textOf('[data-testid="run-param"][data-key="epochs"] dd'), '30');
+      assert.equal(await session.count('[data-testid="job-indicator"]'), 0);
+    });
+
+    await step('confusion matrix and test metrics', async () => {
+      const cells = await session.execute(
+        'return [...document.querySelectorAll(\'[data-testid="confusion-cell"]\')].map((td) => [Number(td.dataset.true), Number(td.dataset.pred), Number(td.dataset.count)]);',
+      );
+      assert.equal(cells.length, 9, 'a 3x3 matrix for three species');
+      const nTest = Number(await session.attr('[data-testid="n-test"]', 'data-value'));
+      assert.ok(nTest > 0, `n_test is ${nTest}`);
+      assert.equal(cells.reduce((sum, [, , n]) => sum + n, 0), nTest, 'the matrix counts every test row');
+      const classes = await session.execute('return [...document.querySelectorAll(\'[data-testid="class-row"]\')].map((tr) => tr.dataset.class);');
+      assert.deepEqual(classes, ['Adelie', 'Chinstrap', 'Gentoo']);
+      const accuracy = Number(await session.attr('[data-testid="final-metric"][data-key="test_accuracy"]', 'data-value'));
+      assert.ok(accuracy >= 0.95, `test_accuracy ${accuracy}`);
+      const shown = await session.textOf('[data-testid="final-metric"][data-key="test_accuracy"] .final-value');
+      assert.equal(shown, new Intl.NumberFormat('en', { style: 'percent', minimumFractionDigits: 2, maximumFractionDigits: 2 }).format(accuracy));
+      // The metric history: loss and accuracy over the 30 epochs.
+      assert.equal(await session.attr('[data-testid="history-chart-loss"]', 'data-points'), '30');
+      assert.equal(await session.attr('[data-testid="history-chart-accuracy"]', 'data-points'), '30');
+      await trainShot('run-page');
+      await session.execute('document.getElementById("history-heading").scrollIntoView({ block: "start" });');
+      await trainShot('run-page-history');
+      await session.execute('document.querySelector("main").scrollTop = 0;');
+    });
+  });
+
+  it('cancels a long run, which is recorded as killed', async () => {
+    await step('start a long MLP run', async () => {
+      await fillLauncher({ dataset: PENGUINS, version: 1, target: 'species', model: 'mlp', params: { epochs: 2000 } });
+      await session.clickCss('[data-testid="train-start"]');
+      await session.waitFor('epoch 3', 'return Number(document.querySelector(\'[data-testid="train-progress"]\')?.dataset.epoch) >= 3;', [], 60_000);
+      assert.equal(await session.attr('[data-testid="train-progress"]', 'data-epochs'), '2000');
+      assert.ok(Number(await session.attr('[data-testid="live-chart-loss"]', 'data-points')) >= 3);
+      if (!liveShotTaken) {
+        await session.waitFor('epoch 8', 'return Number(document.querySelector(\'[data-testid="train-progress"]\')?.dataset.epoch) >= 8;', [], 60_000);
+        await trainShot('train-live');
+      }
+    });
+
+    await step('other views stay usable while it trains', async () => {
+      const before = Number(await session.attr('[data-testid="train-progress"]', 'data-epoch'));
+      await session.clickCss('[data-testid="nav-overview"]');
+      await session.waitForText('[data-testid="page-title"]', EN['overview.title'], 5_000);
+      assert.equal(await session.isDisabled('[data-testid="refresh"]'), true, 'Refresh waits for the job');
+      await session.clickCss('[data-testid="job-indicator"]');
+      await session.waitForText('[data-testid="page-title"]', EN['train.title'], 5_000);
+      await session.waitFor('more epochs', 'return Number(document.querySelector(\'[data-testid="train-progress"]\')?.dataset.epoch) > arguments[0];', [before], 30_000);
+    });
+
+    await step('cancel', async () => {
+      await session.clickCss('[data-testid="train-cancel"]');
+      await waitForRunPage('killed', 60_000);
+      assert.equal(await session.textOf('[data-testid="run-page"] [data-testid="run-status"]'), EN['status.killed']);
+      assert.ok((await session.textOf('[data-testid="run-note"]')).includes('cancelled'), 'the run says it was cancelled');
+      const epochs = Number(await session.attr('[data-testid="history-chart-loss"]', 'data-points'));
+      assert.ok(epochs >= 3 && epochs < 2000, `${epochs} epochs recorded`);
+      await trainShot('train-cancelled');
+    });
+  });
+
+  it('shows the residuals of a regression run', async () => {
+    await step('train linear regression on diabetes', async () => {
+      await fillLauncher({ dataset: DIABETES, version: 1, target: 'target', model: 'linear', params: { epochs: 100 } });
+      await session.clickCss('[data-testid="train-start"]');
+      await waitForRunPage('finished');
+      assert.equal(await session.textOf('[data-testid="run-dataset"]'), `${DIABETES}@1`);
+    });
+
+    await step('residual plot', async () => {
+      await session.waitFor('the residual plot', 'return !!document.querySelector(\'[data-testid="residual-plot"]\');');
+      const nTest = Number(await session.attr('[data-testid="n-test"]', 'data-value'));
+      assert.equal(Number(await session.attr('[data-testid="residual-plot"]', 'data-points')), nTest);
+      assert.equal(await session.count('[data-testid="residual-plot"] circle'), nTest);
+      assert.equal(await session.count('[data-testid="residual-vs-predicted"] circle'), nTest);
+      assert.equal(await session.count('[data-testid="confusion-matrix"]'), 0);
+      const keys = await session.execute('return [...document.querySelectorAll(\'[data-testid="final-metric"]\')].map((el) => el.dataset.key);');
+      assert.deepEqual(keys.slice(0, 3), ['test_rmse', 'test_mae', 'test_r2']);
+      // The test metrics and the plots in one screen.
+      await session.execute('document.querySelector(\'[data-testid="final-metric"]\').closest("section").scrollIntoView({ block: "start" });');
+      await trainShot('run-residuals');
+    });
+  });
+
+  it('shows the Train view in Simplified Chinese', async () => {
+    await step('zh-CN launcher', async () => {
+      await session.clickCss('[data-testid="nav-train"]');
+      await session.waitForText('[data-testid="page-title"]', EN['train.title']);
+      await session.clickCss('[data-testid="locale-zh-CN"]');
+      await session.waitForText('[data-testid="page-title"]', ZH['train.title'], 5_000);
+      assert.equal(await session.textOf('[data-testid="train-start"]'), ZH['train.start']);
+      assert.equal(await session.textOf('#train-setup-heading'), ZH['train.setup']);
+      assert.equal(await session.textOf('#train-live-heading'), ZH['train.live']);
+      assert.equal(await session.textOf('[data-testid="nav-train"] .label'), ZH['nav.train']);
+      await trainShot('train-zh');
+    });
+    await step('back to English', async () => {
+      await session.clickCss('[data-testid="locale-en"]');
+      await session.waitForText('[data-testid="page-title"]', EN['train.title'], 5_000);
     });
   });
 });

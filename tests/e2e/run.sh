@@ -73,6 +73,8 @@ awk -F, -v OFS=, '{ print (NR == 1 ? "id" : NR - 1), $0 }' sample-data/penguins.
 cairn data import "$SCRATCH/penguins_ids.csv"
 awk -F, -v OFS=, '{ print (NR == 1 ? "id" : NR - 1), $0 }' "$SCRATCH/penguins.csv" >"$SCRATCH/penguins_ids.csv"
 cairn data import "$SCRATCH/penguins_ids.csv"
+# A regression data set for the Train view's residual plot.
+cairn data import sample-data/diabetes.csv
 # A data set of millions of rows for the paged table (E2E_BIG_ROWS to change the size).
 BIG_ROWS=${E2E_BIG_ROWS:-2000000}
 awk -v n="$BIG_ROWS" 'BEGIN { srand(7); print "id,value,group"
