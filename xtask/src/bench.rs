@@ -2,6 +2,7 @@
 //! measured in one run side by side with the same work done by DuckDB alone and by pandas.
 //! The figures are printed and written to the "Ingest and profile" section of
 //! `docs/benchmarks.md`, with the command, the machine and the ratios.
+//! `cargo xtask bench train` (in `bench/train.rs`) does the same for training throughput.
 //!
 //! Everything the benchmark needs lives under `$HOME/.cache/cairn-bench/`: the generated CSV
 //! (reused while its size and generator version match), a Python venv with the pinned peers,
@@ -26,11 +27,14 @@ const SECTION: &str = "## Ingest and profile";
 const USAGE: &str =
     "usage: cargo xtask bench ingest [--size-gb 1.0] [--runs 3] [--pandas-runs N] [--keep]";
 
+mod train;
+
 pub fn main(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ingest") => ingest(&IngestArgs::parse(&args[1..])?),
+        Some("train") => train::main(&args[1..]),
         _ => {
-            eprintln!("{USAGE}");
+            eprintln!("{USAGE}\n{}", train::USAGE);
             bail!("unknown benchmark")
         }
     }
@@ -100,7 +104,18 @@ fn ingest(args: &IngestArgs) -> Result<()> {
     println!("[2/4] cairn (release build)");
     let cairn = build_cairn(&home)?;
     println!("[3/4] python peers (duckdb=={DUCKDB_PIN}, pandas=={PANDAS_PIN})");
-    let python = ensure_venv(&cache)?;
+    let python = ensure_venv(
+        &cache,
+        &PyEnv {
+            dir: "venv",
+            probe: "import duckdb, pandas; print(duckdb.__version__, pandas.__version__)",
+            want: format!("{DUCKDB_PIN} {PANDAS_PIN}"),
+            installs: vec![vec![
+                format!("duckdb=={DUCKDB_PIN}"),
+                format!("pandas=={PANDAS_PIN}"),
+            ]],
+        },
+    )?;
     let script = crate::root().join("benches/ingest_peers.py");
 
     println!(
@@ -135,6 +150,7 @@ fn ingest(args: &IngestArgs) -> Result<()> {
                 csv_arg.clone(),
                 "--json".into(),
             ],
+            &[],
             &time_file,
         )?;
         check_rows("Cairn", &s, data.rows)?;
@@ -154,6 +170,7 @@ fn ingest(args: &IngestArgs) -> Result<()> {
                 csv_arg.clone(),
                 db.clone().into(),
             ],
+            &[],
             &time_file,
         )?;
         check_rows("DuckDB", &s, data.rows)?;
@@ -171,6 +188,7 @@ fn ingest(args: &IngestArgs) -> Result<()> {
             let s = measure(
                 &python,
                 &[script.clone().into(), "pandas".into(), csv_arg.clone()],
+                &[],
                 &time_file,
             )?;
             check_rows("pandas", &s, data.rows)?;
@@ -194,12 +212,18 @@ fn ingest(args: &IngestArgs) -> Result<()> {
         .unwrap_or_default(),
     };
     let section = render(args, &data, &tools, &versions, &Machine::probe());
+    write_section(SECTION, &section)
+}
+
+/// Prints `section` and puts it in place of the `heading` section of `docs/benchmarks.md`.
+fn write_section(heading: &str, section: &str) -> Result<()> {
     println!("\n{section}");
     let doc = crate::root().join(DOC);
     let old = fs::read_to_string(&doc).unwrap_or_default();
-    fs::write(&doc, replace_section(&old, &section))
+    fs::write(&doc, replace_section(&old, heading, section))
         .with_context(|| format!("writing {}", doc.display()))?;
-    println!("wrote the \"Ingest and profile\" section of {DOC}");
+    let name = heading.trim_start_matches('#').trim();
+    println!("wrote the \"{name}\" section of {DOC}");
     Ok(())
 }
 
@@ -424,35 +448,52 @@ fn build_cairn(home: &std::ffi::OsStr) -> Result<PathBuf> {
     if let Some(bin) = std::env::var_os("CAIRN_BENCH_BIN") {
         return Ok(PathBuf::from(bin));
     }
+    release_build(home, &["-p", "cairn-cli"], "release/cairn")
+}
+
+/// `cargo build --release ARGS` into `CARGO_TARGET_DIR`, by default the shared target dir of
+/// `tests/scripts/env.sh` (`$HOME/.cache/cairn-target`); returns the path `built` in it.
+fn release_build(home: &std::ffi::OsStr, args: &[&str], built: &str) -> Result<PathBuf> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(home).join(".cache/cairn-target"));
+    let shown = format!("cargo build --release {}", args.join(" "));
     let status = crate::cargo()
         .current_dir(crate::root())
         .env("CARGO_TARGET_DIR", &target)
-        .args(["build", "--release", "-p", "cairn-cli"])
+        .args(["build", "--release"])
+        .args(args)
         .status()
-        .context("running cargo build --release -p cairn-cli")?;
+        .with_context(|| format!("running {shown}"))?;
     if !status.success() {
-        bail!("cargo build --release -p cairn-cli failed");
+        bail!("{shown} failed");
     }
-    let bin = target.join("release/cairn");
+    let bin = target.join(built);
     if !bin.exists() {
         bail!("{} was not built", bin.display());
     }
     Ok(bin)
 }
 
+/// A Python venv under the benchmark cache with pinned peers.
+struct PyEnv {
+    /// The venv's folder under the cache.
+    dir: &'static str,
+    /// Python code that prints the installed versions on one line.
+    probe: &'static str,
+    /// What `probe` prints when the pins are installed.
+    want: String,
+    /// The arguments of each `pip install`, run in order.
+    installs: Vec<Vec<String>>,
+}
+
 /// A venv under the cache with the pinned peers; created once, reused while the pins match.
-fn ensure_venv(cache: &Path) -> Result<PathBuf> {
-    let venv = cache.join("venv");
+fn ensure_venv(cache: &Path, env: &PyEnv) -> Result<PathBuf> {
+    let venv = cache.join(env.dir);
     let python = venv.join("bin/python");
-    let probe = [
-        "-c",
-        "import duckdb, pandas; print(duckdb.__version__, pandas.__version__)",
-    ];
-    let want = format!("{DUCKDB_PIN} {PANDAS_PIN}");
-    if python.exists() && command_text(&python, &probe).as_deref() == Some(want.as_str()) {
+    let probe = ["-c", env.probe];
+    let want = env.want.as_str();
+    if python.exists() && command_text(&python, &probe).as_deref() == Some(want) {
         println!("  reusing {}", venv.display());
         return Ok(python);
     }
@@ -468,15 +509,19 @@ fn ensure_venv(cache: &Path) -> Result<PathBuf> {
             bail!("{base} -m venv {} failed", venv.display());
         }
     }
-    let ok = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet"])
-        .arg(format!("duckdb=={DUCKDB_PIN}"))
-        .arg(format!("pandas=={PANDAS_PIN}"))
-        .status()
-        .context("running pip install")?
-        .success();
+    for args in &env.installs {
+        let ok = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet"])
+            .args(args)
+            .status()
+            .context("running pip install")?
+            .success();
+        if !ok {
+            bail!("pip install {} failed", args.join(" "));
+        }
+    }
     let got = command_text(&python, &probe);
-    if !ok || got.as_deref() != Some(want.as_str()) {
+    if got.as_deref() != Some(want) {
         bail!("the venv at {} has {got:?}, wanted {want}", venv.display());
     }
     Ok(python)
@@ -493,9 +538,15 @@ struct Sample {
     stderr: Vec<(Duration, String)>,
 }
 
-/// Runs one process to completion: its wall time, its peak RSS (from `/usr/bin/time -v`, or
-/// by polling `VmHWM` where that is missing), its stdout and its time-stamped stderr lines.
-fn measure(program: &Path, args: &[OsString], time_file: &Path) -> Result<Sample> {
+/// Runs one process to completion, with `envs` added to its environment: its wall time, its
+/// peak RSS (from `/usr/bin/time -v`, or by polling `VmHWM` where that is missing), its stdout
+/// and its time-stamped stderr lines.
+fn measure(
+    program: &Path,
+    args: &[OsString],
+    envs: &[(&str, String)],
+    time_file: &Path,
+) -> Result<Sample> {
     let use_time = Path::new("/usr/bin/time").exists();
     let mut cmd = if use_time {
         let mut c = Command::new("/usr/bin/time");
@@ -505,6 +556,7 @@ fn measure(program: &Path, args: &[OsString], time_file: &Path) -> Result<Sample
         Command::new(program)
     };
     cmd.args(args)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -797,22 +849,11 @@ fn render(args: &IngestArgs, data: &Data, tools: &[Tool; 3], v: &Versions, m: &M
     let vs_duck = cairn.median_wall() / duck.median_wall();
     let vs_pandas = pandas.median_wall() / cairn.median_wall();
     let verdict = |ok: bool| if ok { "met" } else { "**not met**" };
-    let date = command_text(Path::new("date"), &["-u", "+%Y-%m-%d"]).unwrap_or_default();
-    let mut s = String::new();
+    let mut s = section_head(SECTION, "ingest", &args.shown, &v.cairn, m, "");
     let mut line = |text: String| {
         s.push_str(&text);
         s.push('\n');
     };
-    line(SECTION.to_string());
-    line(String::new());
-    line("<!-- Written by `cargo xtask bench ingest`; a new run replaces this section. -->".into());
-    line(String::new());
-    line(format!("- Command: `{}`", args.shown));
-    line(format!("- Date: {date}; Cairn at commit {}", v.cairn));
-    line(format!(
-        "- Machine: {} cores (`nproc`), {:.1} GiB RAM, {}; GPU: {}; {}",
-        m.cores, m.ram_gib, m.cpu, m.gpu, m.os
-    ));
     line(format!(
         "- Peers: DuckDB {} (Python package, the DuckDB release Cairn bundles), pandas {}, Python {}",
         v.duckdb, v.pandas, v.python
@@ -918,9 +959,28 @@ fn render(args: &IngestArgs, data: &Data, tools: &[Tool; 3], v: &Versions, m: &M
     s
 }
 
-/// Replaces the "Ingest and profile" section (up to the next `## ` heading) of the document,
-/// or appends it; the rest of the document is kept as it is.
-fn replace_section(old: &str, section: &str) -> String {
+/// The lines every generated section starts with: its heading, which command writes it, the
+/// command line, the date and commit, and the machine (with `machine_note` after it).
+fn section_head(
+    heading: &str,
+    task: &str,
+    shown: &str,
+    commit: &str,
+    m: &Machine,
+    machine_note: &str,
+) -> String {
+    let date = command_text(Path::new("date"), &["-u", "+%Y-%m-%d"]).unwrap_or_default();
+    format!(
+        "{heading}\n\n<!-- Written by `cargo xtask bench {task}`; a new run replaces this section. \
+         -->\n\n- Command: `{shown}`\n- Date: {date}; Cairn at commit {commit}\n- Machine: {} \
+         cores (`nproc`), {:.1} GiB RAM, {}; GPU: {}; {}{machine_note}\n",
+        m.cores, m.ram_gib, m.cpu, m.gpu, m.os
+    )
+}
+
+/// Replaces the section that starts with the line `heading` (up to the next `## ` heading) of
+/// the document, or appends it; the rest of the document is kept as it is.
+fn replace_section(old: &str, heading: &str, section: &str) -> String {
     let intro = "# Benchmarks\n\n\
         Every figure here names the command that produced it, the machine it ran on (cores, RAM, \
         GPU) and the peer measured in the same run, and is stated as a ratio to that peer. \
@@ -929,7 +989,7 @@ fn replace_section(old: &str, section: &str) -> String {
         and leaves the others alone.\n";
     let old = if old.trim().is_empty() { intro } else { old };
     let lines: Vec<&str> = old.split_inclusive('\n').collect();
-    let start = lines.iter().position(|l| l.trim_end() == SECTION);
+    let start = lines.iter().position(|l| l.trim_end() == heading);
     let mut out = String::new();
     match start {
         Some(i) => {
@@ -1065,14 +1125,45 @@ mod tests {
     #[test]
     fn sections_are_replaced_and_others_kept() {
         let new = format!("{SECTION}\n\nnew\n");
-        let fresh = replace_section("", &new);
+        let fresh = replace_section("", SECTION, &new);
         assert!(fresh.starts_with("# Benchmarks\n") && fresh.ends_with(&new));
         let doc = format!("# B\n\n## Training\n\nt\n\n{SECTION}\n\nold\n\n## Serving\n\ns\n");
         assert_eq!(
-            replace_section(&doc, &new),
+            replace_section(&doc, SECTION, &new),
             format!("# B\n\n## Training\n\nt\n\n{SECTION}\n\nnew\n\n## Serving\n\ns\n")
         );
-        assert_eq!(replace_section(&fresh, &new), fresh);
+        assert_eq!(replace_section(&fresh, SECTION, &new), fresh);
+    }
+
+    #[test]
+    fn section_heads() {
+        let m = Machine {
+            cores: 2,
+            ram_gib: 23.5,
+            cpu: "AMD EPYC".into(),
+            gpu: "none".into(),
+            os: "Debian".into(),
+        };
+        let head = section_head(
+            "## T",
+            "train",
+            "cargo xtask bench train",
+            "`abc`",
+            &m,
+            "; x",
+        );
+        let lines: Vec<&str> = head.lines().collect();
+        assert_eq!(lines[0], "## T");
+        assert_eq!(
+            lines[2],
+            "<!-- Written by `cargo xtask bench train`; a new run replaces this section. -->"
+        );
+        assert_eq!(lines[4], "- Command: `cargo xtask bench train`");
+        assert!(lines[5].starts_with("- Date: ") && lines[5].ends_with("commit `abc`"));
+        assert_eq!(
+            lines[6],
+            "- Machine: 2 cores (`nproc`), 23.5 GiB RAM, AMD EPYC; GPU: none; Debian; x"
+        );
     }
 
     #[test]

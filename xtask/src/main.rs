@@ -18,7 +18,9 @@ fn main() -> Result<()> {
         Some("deps") => deps(),
         Some("bench") => bench::main(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask codegen [--check] | deps | bench ingest [--size-gb 1.0]");
+            eprintln!(
+                "usage: cargo xtask codegen [--check] | deps | bench ingest [--size-gb 1.0] | bench train"
+            );
             bail!("unknown task")
         }
     }

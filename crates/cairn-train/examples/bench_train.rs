@@ -99,9 +99,16 @@ fn usage() -> Error {
     "usage: bench_train gen|mlp|logistic|profile DIR [--epochs N] [--batch-size N]".into()
 }
 
-/// The thread count Candle's CPU matmul uses (`RAYON_NUM_THREADS`, else the physical cores).
+/// The thread count Candle's CPU matmul uses (the `gemm` crate on rayon: `RAYON_NUM_THREADS`,
+/// else the physical cores).
 fn candle_threads() -> usize {
     candle_core::utils::get_num_threads()
+}
+
+/// The threads of Candle's CPU element-wise ops on 64K elements or more (its barrier pool's
+/// workers and the calling thread: `CANDLE_NUM_THREADS`, else as for the matmul).
+fn candle_elementwise_threads() -> usize {
+    candle_core::utils::barrier_pool().n_workers() + 1
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -109,7 +116,7 @@ fn candle_threads() -> usize {
 
 /// Class-dependent Gaussian rows: `x = a·μ_y + ε` with `μ_c, ε ~ N(0, 1)` (MLP data), or
 /// `x ~ N(0, 1)` and `y ~ Bernoulli(σ(1.5·x·w/|w|))` (logistic data: the best accuracy any
-/// classifier can reach is about 0.80).
+/// classifier can reach is about 0.734).
 fn make(spec: &DataSpec) -> (Vec<f32>, Vec<u8>) {
     let mut rng = SplitMix64::new(SEED ^ spec.rows as u64);
     let (n, d, k) = (spec.rows, spec.cols, spec.classes);
@@ -333,6 +340,7 @@ fn run_trainer(dir: &Path, data: &DataSpec, spec: &TrainSpec) -> Result<serde_js
         "tool": "cairn",
         "candle": cairn_train::CANDLE_VERSION,
         "threads": candle_threads(),
+        "elementwise_threads": candle_elementwise_threads(),
         "n_train": outcome.n_train,
         "n_test": outcome.n_test,
         "epochs": outcome.epochs_run,
@@ -511,6 +519,7 @@ fn profile(dir: &Path, epochs: usize, batch: usize) -> Result<serde_json::Value>
             "tool": "cairn-profile",
             "variant": if fused { "fused" } else { "cairn" },
             "threads": candle_threads(),
+            "elementwise_threads": candle_elementwise_threads(),
             "batch_size": batch,
             "steps": steps,
             "step_ms": total / steps as f64 * 1e3,
@@ -521,9 +530,55 @@ fn profile(dir: &Path, epochs: usize, batch: usize) -> Result<serde_json::Value>
         for (name, s) in PHASES.iter().zip(totals) {
             line[*name] = serde_json::json!(s / steps as f64 * 1e3);
         }
+        if !fused {
+            let w0 = vars
+                .iter()
+                .find(|(n, _)| n == "hidden0.weight")
+                .map(|(_, v)| v.as_tensor().clone())
+                .ok_or("no hidden0.weight")?;
+            for (k, v) in backward_parts(&x_train, &w0, batch)? {
+                line[k] = serde_json::json!(v);
+            }
+        }
         variants.push(line);
     }
     Ok(serde_json::Value::Array(variants))
+}
+
+/// Two parts of Candle's backward pass of the first layer, timed alone (ms per step):
+/// `input_grad_ms`, the gradient with respect to the batch itself (`grad · W`, then
+/// accumulated onto zeros), which Candle's matmul backward computes although no variable
+/// needs it; and `weight_grad_ms`, the gradient Adam needs (`xᵀ · grad`) with its
+/// accumulation through the transpose of `Linear`'s `x·Wᵀ` (a strided add onto zeros), of
+/// which `weight_grad_matmul_ms` is the matmul alone.
+fn backward_parts(x: &Tensor, w0: &Tensor, batch: usize) -> Result<Vec<(&'static str, f64)>> {
+    let (out, _) = w0.dims2()?;
+    let xb = x.narrow(0, 0, batch)?;
+    let g = Tensor::ones((batch, out), DType::F32, x.device())?;
+    let reps = 200;
+    let time = |f: &dyn Fn() -> candle_core::Result<Tensor>| -> Result<f64> {
+        std::hint::black_box(f()?);
+        let t = Instant::now();
+        for _ in 0..reps {
+            std::hint::black_box(f()?);
+        }
+        Ok(t.elapsed().as_secs_f64() / reps as f64 * 1e3)
+    };
+    let input_grad = time(&|| {
+        let gx = g.matmul(w0)?;
+        gx.zeros_like()?.add(&gx)
+    })?;
+    let weight_grad = time(&|| {
+        let gw_t = xb.t()?.matmul(&g)?;
+        let gw = gw_t.t()?;
+        gw.zeros_like()?.add(&gw)
+    })?;
+    let weight_grad_matmul = time(&|| xb.t()?.matmul(&g))?;
+    Ok(vec![
+        ("input_grad_ms", input_grad),
+        ("weight_grad_ms", weight_grad),
+        ("weight_grad_matmul_ms", weight_grad_matmul),
+    ])
 }
 // ---------------------------------------------------------------------------------------------
 // The proposed change: Adam as three in-place passes per variable, with PyTorch's update rule
