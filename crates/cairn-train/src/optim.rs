@@ -5,7 +5,7 @@
 //! tensors so a checkpoint can hold it and a resumed run continues bit for bit.
 
 use candle_core::backprop::GradStore;
-use candle_core::{Result, Tensor, Var};
+use candle_core::{CpuStorage, DType, InplaceOp2, InplaceOp3, Layout, Result, Tensor, Var};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -86,6 +86,9 @@ pub struct Optimizer {
     /// Per variable: `[momentum]` for SGD, `[m, v]` for Adam/AdamW (created on first use).
     state: Vec<Vec<Tensor>>,
     step: u64,
+    /// Adam/AdamW on the CPU update in place (see [`AdamApply`]); tests turn it off to check
+    /// that both paths give the same bits.
+    fused_cpu: bool,
 }
 
 impl Optimizer {
@@ -96,6 +99,7 @@ impl Optimizer {
             vars,
             state,
             step: 0,
+            fused_cpu: true,
         }
     }
 
@@ -129,6 +133,7 @@ impl Optimizer {
         self.step += 1;
         let t = self.step as i32;
         let c = self.cfg;
+        let fused = self.fused_cpu;
         for ((_, var), state) in self.vars.iter().zip(self.state.iter_mut()) {
             let Some(grad) = grads.get(var.as_tensor()) else {
                 continue;
@@ -155,25 +160,45 @@ impl Optimizer {
                     var.set(&(theta - (g * lr)?)?)?;
                 }
                 OptimizerKind::Adam | OptimizerKind::AdamW => {
-                    let mut g = grad.clone();
-                    let mut theta = theta.clone();
+                    let mut g = grad.contiguous()?;
                     if c.weight_decay > 0.0 {
                         if c.kind == OptimizerKind::AdamW {
-                            theta = (theta * (1.0 - lr * c.weight_decay))?;
+                            var.set(&(theta * (1.0 - lr * c.weight_decay))?)?;
                         } else {
-                            g = (g + (&theta * c.weight_decay)?)?;
+                            g = (g + (theta * c.weight_decay)?)?;
                         }
                     }
                     if state.is_empty() {
                         *state = vec![g.zeros_like()?, g.zeros_like()?];
                     }
-                    let m = ((&state[0] * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
-                    let v = ((&state[1] * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
-                    let m_hat = (&m / (1.0 - c.beta1.powi(t)))?;
-                    let v_hat = (&v / (1.0 - c.beta2.powi(t)))?;
-                    let update = (m_hat / (v_hat.sqrt()? + c.eps)?)?;
-                    var.set(&(theta - (update * lr)?)?)?;
-                    *state = vec![m, v];
+                    let (c1, c2) = (1.0 - c.beta1.powi(t), 1.0 - c.beta2.powi(t));
+                    if fused && var.device().is_cpu() && var.dtype() == DType::F32 {
+                        // Three in-place passes, no temporaries: the same f32 operations as
+                        // the tensor path below, so the weights are bit-identical.
+                        let ema = |a: f64, square: bool| Ema {
+                            a: a as f32,
+                            b: (1.0 - a) as f32,
+                            square,
+                        };
+                        state[0].inplace_op2(&g, &ema(c.beta1, false))?;
+                        state[1].inplace_op2(&g, &ema(c.beta2, true))?;
+                        let apply = AdamApply {
+                            c1: (1.0 / c1) as f32,
+                            c2: (1.0 / c2) as f32,
+                            eps: c.eps as f32,
+                            lr: lr as f32,
+                        };
+                        var.as_tensor().inplace_op3(&state[0], &state[1], &apply)?;
+                    } else {
+                        let theta = var.as_tensor();
+                        let m = ((&state[0] * c.beta1)? + (&g * (1.0 - c.beta1))?)?;
+                        let v = ((&state[1] * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
+                        let m_hat = (&m / c1)?;
+                        let v_hat = (&v / c2)?;
+                        let update = (m_hat / (v_hat.sqrt()? + c.eps)?)?;
+                        var.set(&(theta - (update * lr)?)?)?;
+                        *state = vec![m, v];
+                    }
                 }
             }
         }
@@ -202,12 +227,100 @@ impl Optimizer {
     }
 }
 
+/// `s ← a·s + b·g` (or `b·g²`) in place: the f32 operations of candle's `(s * a) + (g * b)`
+/// (an affine `x·a + 0` per side, then an add).
+struct Ema {
+    a: f32,
+    b: f32,
+    square: bool,
+}
+
+/// `θ ← θ - lr·(m·c₁)/(√(v·c₂) + ε)` in place, with `cᵢ = 1/(1-βᵢᵗ)`, as candle computes the
+/// tensor expression (division by a scalar is multiplication by its inverse).
+struct AdamApply {
+    c1: f32,
+    c2: f32,
+    eps: f32,
+    lr: f32,
+}
+
+fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
+        _ => candle_core::bail!("adam: f32 contiguous tensors only"),
+    }
+}
+
+fn contiguous_mut<'a>(s: &'a mut CpuStorage, l: &Layout) -> Result<&'a mut [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((a, b))) => Ok(&mut v[a..b]),
+        _ => candle_core::bail!("adam: f32 contiguous tensors only"),
+    }
+}
+
+impl InplaceOp2 for Ema {
+    fn name(&self) -> &'static str {
+        "adam-ema"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<()> {
+        let g = contiguous(s2, l2)?;
+        let s = contiguous_mut(s1, l1)?;
+        for (s, &g) in s.iter_mut().zip(g) {
+            let g = if self.square { g * g } else { g };
+            *s = (*s * self.a + 0.0) + (g * self.b + 0.0);
+        }
+        Ok(())
+    }
+}
+
+impl InplaceOp3 for AdamApply {
+    fn name(&self) -> &'static str {
+        "adam-apply"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<()> {
+        let (m, v) = (contiguous(s2, l2)?, contiguous(s3, l3)?);
+        let theta = contiguous_mut(s1, l1)?;
+        for ((t, &m), &v) in theta.iter_mut().zip(m).zip(v) {
+            let m_hat = m * self.c1 + 0.0;
+            let v_hat = v * self.c2 + 0.0;
+            let update = m_hat / (v_hat.sqrt() * 1.0 + self.eps);
+            *t -= update * self.lr + 0.0;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use candle_core::{Device, Tensor};
 
     fn quadratic_run(kind: OptimizerKind, nesterov: bool, steps: usize) -> Vec<f32> {
+        quadratic_run_with(kind, nesterov, steps, true)
+    }
+
+    fn quadratic_run_with(
+        kind: OptimizerKind,
+        nesterov: bool,
+        steps: usize,
+        fused: bool,
+    ) -> Vec<f32> {
         let dev = Device::Cpu;
         let x = Var::from_tensor(&Tensor::new(&[1.0f32, -2.0], &dev).unwrap()).unwrap();
         let cfg = OptimConfig {
@@ -220,6 +333,7 @@ mod tests {
             eps: 1e-8,
         };
         let mut opt = Optimizer::new(cfg, vec![("x".into(), x.clone())]);
+        opt.fused_cpu = fused;
         for _ in 0..steps {
             let loss = x.as_tensor().sqr().unwrap().sum_all().unwrap();
             let grads = loss.backward().unwrap();
@@ -269,6 +383,19 @@ mod tests {
         for (kind, nesterov) in [(OptimizerKind::Sgd, true), (OptimizerKind::Adam, false)] {
             let got = quadratic_run(kind, nesterov, 50);
             assert!(got.iter().all(|v| v.abs() < 0.5), "{kind:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn in_place_adam_gives_the_bits_of_the_tensor_expression() {
+        for kind in [OptimizerKind::Adam, OptimizerKind::AdamW] {
+            let a = quadratic_run_with(kind, false, 25, true);
+            let b = quadratic_run_with(kind, false, 25, false);
+            assert_eq!(
+                a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "{kind:?}"
+            );
         }
     }
 
