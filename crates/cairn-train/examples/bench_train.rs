@@ -11,8 +11,9 @@
 //! Each command prints JSON objects on stdout, one a line. `mlp` and `logistic` call
 //! [`cairn_train::train`] exactly as `cairn train` does (a [`Frame`] in, a trained model out,
 //! CPU device); the epoch times come from the observer. `profile` runs a copy of the trainer's
-//! MLP step with a timer around each phase, then the same loop with a fused in-place Adam, to
-//! measure what that change would save.
+//! MLP step with a timer around each phase, then the same loop with an in-place Adam written
+//! here as the reference for `optim.rs` (its weights must match the trainer's bit for bit), and
+//! times two parts of the backward pass alone.
 //!
 //! The data (`DIR/NAME.x.f32`, `.y.u8`, `.split.u8`, `.json`) is raw little-endian so the Python
 //! peers read the very same rows with `numpy.fromfile`: `x` is row-major `f32`, `y` the class
@@ -378,7 +379,7 @@ const PHASES: [&str; 7] = [
     "accuracy_ms",
 ];
 
-/// The optimiser under test: Cairn's, or the fused in-place Adam proposed for it.
+/// The optimiser under test: Cairn's, or the in-place Adam written here as its reference.
 enum Opt {
     Cairn(Optimizer),
     Fused(FusedAdam),
@@ -581,7 +582,7 @@ fn backward_parts(x: &Tensor, w0: &Tensor, batch: usize) -> Result<Vec<(&'static
     ])
 }
 // ---------------------------------------------------------------------------------------------
-// The proposed change: Adam as three in-place passes per variable, with PyTorch's update rule
+// The reference: Adam as three in-place passes per variable, with PyTorch's update rule
 // and the very f32 operations of `Optimizer::step` (so the weights are bit-identical), but no
 // temporary tensors: `m ← β₁m + (1-β₁)g`, `v ← β₂v + (1-β₂)g²`, `θ ← θ - lr·m̂/(√v̂ + ε)`.
 

@@ -325,7 +325,8 @@ fn run(args: &TrainArgs) -> Result<()> {
         sk_log.push(rep, s);
 
         // One MLP step, phase by phase: Cairn's loop (copied and timed) with each malloc
-        // setting, each time today's Adam and the fused one, then PyTorch's loop.
+        // setting, each time with Cairn's Adam and bench_train's own in-place copy, then
+        // PyTorch's loop.
         for (i, env) in [&rust_env[..], &rust_env_malloc[..]]
             .into_iter()
             .enumerate()
@@ -517,7 +518,7 @@ fn render(r: &Render) -> String {
     line(String::new());
     let mlp_ratio_m = r.cairn_mlp_m.median("samples_per_s") / r.torch_mlp.median("samples_per_s");
     line(format!(
-        "- **Candle / PyTorch (MLP samples/s): {mlp_ratio:.2}×** as Cairn runs today (target at \
+        "- **Candle / PyTorch (MLP samples/s): {mlp_ratio:.2}×** with Cairn's trainer as it is (target at \
          least 1.0×: {}); {mlp_ratio_m:.2}× with glibc's malloc tuned \
          (`GLIBC_TUNABLES={MALLOC_TUNABLES}`, the same code).",
         verdict(mlp_ratio >= 1.0),
@@ -598,8 +599,10 @@ fn render(r: &Render) -> String {
          loss, the correct-count for the step report) with a timer around each phase, over \
          epochs 2 and 3; Candle's CPU backend runs each op to completion before returning, so the \
          timers see each phase's full cost; the figures are medians over the runs. It runs with glibc's default malloc and with the \
-         tuned one, each time also with the fused in-place Adam proposed for `optim.rs` (three \
-         passes per tensor, no temporaries, the same f32 operations in the same order). The \
+         tuned one, each time also with bench_train's own in-place Adam (three passes per \
+         tensor, no temporaries, the same f32 operations in the same order as the tensor \
+         expression; `optim.rs` does the same on the CPU since `5f7bc6f`), whose weights must \
+         match the trainer's bit for bit. The \
          last row is PyTorch's loop of the MLP run timed the same way \
          (`train_peers.py torch-mlp-profile`)."
             .into(),
@@ -630,9 +633,9 @@ fn render(r: &Render) -> String {
     for runs in r.profile {
         let v = &runs[0];
         let name = match json_str(v, "variant").as_deref() {
-            Some("fused") => "Cairn, fused in-place Adam (proposed)",
+            Some("fused") => "bench_train's in-place Adam (reference)",
             Some("pytorch") => "PyTorch (same loop)",
-            _ => "Cairn's trainer today",
+            _ => "Cairn's trainer (`optim.rs`)",
         };
         let mut row = format!(
             "| {} | {name} | ",
