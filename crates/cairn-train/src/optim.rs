@@ -205,25 +205,32 @@ impl Optimizer {
         Ok(())
     }
 
-    /// The state as named tensors (`NAME.0`, `NAME.1`) and the step count.
-    pub fn state(&self) -> (BTreeMap<String, Tensor>, u64) {
+    /// The state as named tensors (`NAME.0`, `NAME.1`) and the step count. The tensors are
+    /// copies: the moments are updated in place, and a checkpoint must not change afterwards.
+    pub fn state(&self) -> Result<(BTreeMap<String, Tensor>, u64)> {
         let mut out = BTreeMap::new();
         for ((name, _), st) in self.vars.iter().zip(&self.state) {
             for (i, t) in st.iter().enumerate() {
-                out.insert(format!("{name}.{i}"), t.clone());
+                out.insert(format!("{name}.{i}"), t.copy()?);
             }
         }
-        (out, self.step)
+        Ok((out, self.step))
     }
 
-    /// Restores what [`Optimizer::state`] returned.
-    pub fn restore(&mut self, tensors: &BTreeMap<String, Tensor>, step: u64) {
+    /// Restores what [`Optimizer::state`] returned (copying, so `tensors` stay as they are).
+    pub fn restore(&mut self, tensors: &BTreeMap<String, Tensor>, step: u64) -> Result<()> {
         self.step = step;
-        for ((name, _), st) in self.vars.iter().zip(self.state.iter_mut()) {
-            *st = (0..2)
-                .map_while(|i| tensors.get(&format!("{name}.{i}")).cloned())
-                .collect();
+        for ((name, var), st) in self.vars.iter().zip(self.state.iter_mut()) {
+            let mut restored = Vec::new();
+            for i in 0..2 {
+                match tensors.get(&format!("{name}.{i}")) {
+                    Some(t) => restored.push(t.to_device(var.device())?.copy()?),
+                    None => break,
+                }
+            }
+            *st = restored;
         }
+        Ok(())
     }
 }
 

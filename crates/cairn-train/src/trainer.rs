@@ -434,7 +434,7 @@ pub fn train(
             ));
         }
         restore(&vars, &ck.model)?;
-        opt.restore(&ck.optimizer, ck.state.optimizer_step);
+        opt.restore(&ck.optimizer, ck.state.optimizer_step)?;
         best = (!ck.best.is_empty()).then(|| ck.best.clone());
         state = ck.state.clone();
     }
@@ -552,7 +552,7 @@ pub fn train(
             break;
         }
         if spec.checkpoint_every > 0 && epoch.is_multiple_of(spec.checkpoint_every) {
-            let (opt_state, opt_step) = opt.state();
+            let (opt_state, opt_step) = opt.state()?;
             state.optimizer_step = opt_step;
             let ck = Checkpoint {
                 state: state.clone(),

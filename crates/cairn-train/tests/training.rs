@@ -88,6 +88,10 @@ fn run(
 /// An MLP with dropout and batch norm, SGD with Nesterov momentum, a cosine schedule with
 /// warm-up, gradient clipping and balanced class weights: every source of randomness and state.
 fn busy_spec(seed: u64) -> TrainSpec {
+    busy_spec_with(seed, "sgd")
+}
+
+fn busy_spec_with(seed: u64, optimizer: &str) -> TrainSpec {
     spec(
         ModelKind::Mlp,
         seed,
@@ -96,7 +100,7 @@ fn busy_spec(seed: u64) -> TrainSpec {
             ("hidden", "[16, 8]"),
             ("dropout", "0.2"),
             ("batch_norm", "true"),
-            ("optimizer", "sgd"),
+            ("optimizer", optimizer),
             ("nesterov", "true"),
             ("lr", "0.05"),
             ("schedule", "cosine"),
@@ -135,40 +139,53 @@ fn same_seed_same_bytes_and_another_seed_differs() {
 
 #[test]
 fn resuming_from_a_checkpoint_reaches_the_same_weights() {
-    let f = blobs(300);
-    let mut full = Recorder::default();
-    let whole = run(&f, &busy_spec(5), None, &mut full);
-    // Interrupted after epoch 3, with a checkpoint at 2: resume from it.
-    let mut cut = Recorder {
-        stop_at: Some(3),
-        ..Default::default()
-    };
-    let partial = run(&f, &busy_spec(5), None, &mut cut);
-    assert!(partial.cancelled);
-    let (epoch, bytes) = cut.checkpoints.last().unwrap();
-    assert_eq!(*epoch, 2);
-    let ck = Checkpoint::from_bytes(bytes).unwrap();
-    assert_eq!(ck.state.epoch, 2);
-    let mut rest = Recorder::default();
-    let resumed = run(&f, &busy_spec(5), Some(&ck), &mut rest);
-    assert_eq!(
-        resumed.weights, whole.weights,
-        "resume must give the uninterrupted weights"
-    );
-    assert_eq!(rest.epochs, full.epochs[2..].to_vec());
-    // Another spec refuses the checkpoint.
-    let err = train(
-        &f,
-        "y",
-        &busy_spec(6),
-        DeviceChoice::Cpu,
-        Some(&ck),
-        &mut Recorder::default(),
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("other settings"), "{err}");
-    assert!(Checkpoint::from_bytes(&whole.weights).is_err());
+    for optimizer in ["sgd", "adam", "adamw"] {
+        let f = blobs(300);
+        let mut full = Recorder::default();
+        let whole = run(&f, &busy_spec_with(5, optimizer), None, &mut full);
+        // Interrupted after epoch 3, with a checkpoint at 2: resume from it.
+        let mut cut = Recorder {
+            stop_at: Some(3),
+            ..Default::default()
+        };
+        let partial = run(&f, &busy_spec_with(5, optimizer), None, &mut cut);
+        assert!(partial.cancelled);
+        let (epoch, bytes) = cut.checkpoints.last().unwrap();
+        assert_eq!(*epoch, 2);
+        let ck = Checkpoint::from_bytes(bytes).unwrap();
+        assert_eq!(ck.state.epoch, 2);
+        let mut rest = Recorder::default();
+        let resumed = run(&f, &busy_spec_with(5, optimizer), Some(&ck), &mut rest);
+        assert_eq!(
+            resumed.weights, whole.weights,
+            "resume must give the uninterrupted weights"
+        );
+        assert_eq!(rest.epochs, full.epochs[2..].to_vec());
+        // The checkpoint is not changed by training from it: a second resume ends the same way.
+        let again = run(
+            &f,
+            &busy_spec_with(5, optimizer),
+            Some(&ck),
+            &mut Recorder::default(),
+        );
+        assert!(
+            again.weights == whole.weights,
+            "{optimizer}: a second resume from the same checkpoint"
+        );
+        // Another spec refuses the checkpoint.
+        let err = train(
+            &f,
+            "y",
+            &busy_spec_with(6, optimizer),
+            DeviceChoice::Cpu,
+            Some(&ck),
+            &mut Recorder::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("other settings"), "{err}");
+        assert!(Checkpoint::from_bytes(&whole.weights).is_err());
+    }
 }
 
 #[test]
