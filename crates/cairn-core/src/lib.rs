@@ -12,6 +12,7 @@ pub mod param;
 pub mod profile;
 pub mod progress;
 pub mod quality;
+pub mod query;
 pub mod rng;
 pub mod run;
 pub mod split;

@@ -6,7 +6,10 @@
 //!
 //! This crate knows tantivy and `cairn-core`'s nouns; it must not know DuckDB, Candle or Tauri.
 
+pub mod query;
+
 use cairn_core::{Run, RunId};
+pub use query::{QueryError, parse as parse_query};
 use std::path::Path;
 use tantivy::collector::TopDocs;
 use tantivy::query::QueryParser;
