@@ -821,7 +821,8 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       await session.clickCss('[data-testid="train-start"]');
       await session.waitFor('epoch 3', 'return Number(document.querySelector(\'[data-testid="train-progress"]\')?.dataset.epoch) >= 3;', [], 60_000);
       assert.equal(await session.attr('[data-testid="train-progress"]', 'data-epochs'), '2000');
-      assert.ok(Number(await session.attr('[data-testid="live-chart-loss"]', 'data-points')) >= 3);
+      // The chart re-renders after the progress bar: wait for it rather than race it.
+      await session.waitFor('3 points on the live chart', 'return Number(document.querySelector(\'[data-testid="live-chart-loss"]\')?.dataset.points) >= 3;', [], 30_000);
       if (!liveShotTaken) {
         await session.waitFor('epoch 8', 'return Number(document.querySelector(\'[data-testid="train-progress"]\')?.dataset.epoch) >= 8;', [], 60_000);
         await trainShot('train-live');
