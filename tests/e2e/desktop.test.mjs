@@ -694,6 +694,16 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
   };
 
   /** Opens the Train view and fills the form: data set, version, target, model and params. */
+  // A test that failed mid-training leaves the job running; cancel it so the next test starts
+  // from an idle window instead of failing in turn.
+  const ensureNoJob = async () => {
+    if (!(await session.count('[data-testid="job-indicator"]'))) return;
+    console.log('# a training job was still running: cancelling it');
+    await session.clickCss('[data-testid="job-indicator"]');
+    await session.clickCss('[data-testid="train-cancel"]');
+    await session.waitFor('the job to end', 'return !document.querySelector(\'[data-testid="job-indicator"]\');', [], 60_000);
+  };
+
   const fillLauncher = async ({ dataset, version, target, model, params = {} }) => {
     await session.clickCss('[data-testid="nav-train"]');
     await session.waitForText('[data-testid="page-title"]', EN['train.title']);
@@ -851,6 +861,7 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
   });
 
   it('shows the residuals of a regression run', async () => {
+    await ensureNoJob();
     await step('train linear regression on diabetes', async () => {
       await fillLauncher({ dataset: DIABETES, version: 1, target: 'target', model: 'linear', params: { epochs: 100 } });
       await session.clickCss('[data-testid="train-start"]');
@@ -874,6 +885,7 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
   });
 
   it('shows the Train view in Simplified Chinese', async () => {
+    await ensureNoJob();
     await step('zh-CN launcher', async () => {
       await session.clickCss('[data-testid="nav-train"]');
       await session.waitForText('[data-testid="page-title"]', EN['train.title']);
