@@ -110,6 +110,12 @@ pub struct Run {
     pub error: Option<String>,
     /// Environment record (versions, OS, CPU) as captured at start.
     pub environment: serde_json::Value,
+    /// A markdown note, edited by people after the fact.
+    #[serde(default)]
+    pub note: String,
+    /// The run this one belongs to (a sweep's trial names its sweep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<RunId>,
 }
 
 /// One recorded value of a metric.

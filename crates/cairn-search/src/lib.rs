@@ -213,6 +213,8 @@ mod tests {
             finished_at: None,
             error: None,
             environment: serde_json::Value::Null,
+            note: String::new(),
+            parent_id: None,
         }
     }
 

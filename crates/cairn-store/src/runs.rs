@@ -289,6 +289,8 @@ impl Store {
                 created_at: get_s(11)?,
                 finished_at: r.get(12).map_err(|e| StoreError::db(ctx, e))?,
                 error: r.get(13).map_err(|e| StoreError::db(ctx, e))?,
+                note: String::new(),
+                parent_id: None,
             });
         }
         drop(rows);
