@@ -73,6 +73,55 @@ impl From<Run> for RunSummary {
     }
 }
 
+/// One run as the runs table and `cairn runs search --json` show it: everything but its history.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RunRow {
+    pub id: String,
+    pub name: String,
+    /// `queued`, `running`, `finished`, `failed` or `killed`.
+    pub status: String,
+    pub model: String,
+    /// `name@version` of the training data (empty for runs logged without data).
+    pub dataset: String,
+    pub target: String,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+    pub parent_id: Option<String>,
+    /// Params with their JSON type: numbers stay numbers, lists arrays.
+    #[ts(type = "Record<string, JsonValue>")]
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// The last value of each metric.
+    #[ts(type = "Record<string, number>")]
+    pub metrics: BTreeMap<String, f64>,
+    #[ts(type = "Record<string, string>")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One page of runs matching a query.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SearchPage {
+    /// How many runs match in all.
+    #[ts(type = "number")]
+    pub total: u64,
+    #[ts(type = "number")]
+    pub offset: u64,
+    pub runs: Vec<RunRow>,
+    /// Time the search itself took, in milliseconds.
+    pub took_ms: f64,
+}
+
+/// The names a query can use, for completion and the column chooser.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct RunKeys {
+    pub metrics: Vec<String>,
+    pub params: Vec<String>,
+    pub tags: Vec<String>,
+    /// `attributes.*` names: status, name, model, target, created_at, ...
+    pub attributes: Vec<String>,
+    /// `datasets.*` names: name, version, hash.
+    pub datasets: Vec<String>,
+}
+
 /// One data set: its live versions (oldest first) and the lineage edges that touch it.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct DatasetDetail {
@@ -148,6 +197,9 @@ pub fn typescript_bindings() -> String {
         WorkspaceInfo::decl(&cfg),
         DatasetSummary::decl(&cfg),
         RunSummary::decl(&cfg),
+        RunRow::decl(&cfg),
+        SearchPage::decl(&cfg),
+        RunKeys::decl(&cfg),
         AppError::decl(&cfg),
         DatasetDetail::decl(&cfg),
         DeleteSummary::decl(&cfg),

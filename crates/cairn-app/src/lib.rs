@@ -14,6 +14,7 @@ mod error;
 pub mod json;
 mod lock;
 mod predict;
+mod search;
 mod train;
 mod workspace;
 
@@ -33,6 +34,7 @@ pub use cairn_train::{DeviceChoice, ModelKind, params_for};
 pub use demo::DemoSummary;
 pub use error::{AppError, ErrorCode};
 pub use predict::{PredictSummary, RecordPrediction};
+pub use search::{ATTRIBUTES, DATASET_KEYS};
 pub use train::{RunEvaluation, TrainRequest};
 pub use workspace::{RunDetail, Workspace, default_workspace_dir};
 

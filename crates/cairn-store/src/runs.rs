@@ -226,6 +226,23 @@ impl Store {
         Ok((runs, self.change_seq()?))
     }
 
+    /// The distinct `key`s of `metrics`, `run_params` or `run_tags`, sorted.
+    pub fn distinct_keys(&self, table: &str) -> Result<Vec<String>> {
+        let table = match table {
+            "metrics" | "run_params" | "run_tags" => table,
+            other => return Err(StoreError::Invalid(format!("no key table `{other}`"))),
+        };
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT DISTINCT key FROM {table} ORDER BY key"))
+            .map_err(|e| StoreError::db("listing keys", e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| StoreError::db("listing keys", e))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| StoreError::db("listing keys", e))
+    }
+
     pub fn change_seq(&self) -> Result<u64> {
         read_seq(&self.conn)
     }

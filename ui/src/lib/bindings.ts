@@ -11,6 +11,41 @@ status: string, model: string,
  * `name@version` of the training data.
  */
 dataset: string, target: string, created_at: string, metrics: Record<string, number>, tags: Record<string, string>, };
+export type RunRow = { id: string, name: string, 
+/**
+ * `queued`, `running`, `finished`, `failed` or `killed`.
+ */
+status: string, model: string, 
+/**
+ * `name@version` of the training data (empty for runs logged without data).
+ */
+dataset: string, target: string, created_at: string, finished_at: string | null, parent_id: string | null, 
+/**
+ * Params with their JSON type: numbers stay numbers, lists arrays.
+ */
+params: Record<string, JsonValue>, 
+/**
+ * The last value of each metric.
+ */
+metrics: Record<string, number>, tags: Record<string, string>, };
+export type SearchPage = { 
+/**
+ * How many runs match in all.
+ */
+total: number, offset: number, runs: Array<RunRow>, 
+/**
+ * Time the search itself took, in milliseconds.
+ */
+took_ms: number, };
+export type RunKeys = { metrics: Array<string>, params: Array<string>, tags: Array<string>, 
+/**
+ * `attributes.*` names: status, name, model, target, created_at, ...
+ */
+attributes: Array<string>, 
+/**
+ * `datasets.*` names: name, version, hash.
+ */
+datasets: Array<string>, };
 export type AppError = { code: string, message: string, };
 export type DatasetDetail = { name: string, versions: Array<DatasetVersion>, lineage: Array<LineageEdge>, 
 /**
