@@ -81,7 +81,14 @@ impl Workspace {
             "finding the run again through the search index",
         );
         let search_hits = self
-            .search(DEMO_RUN, 10)?
+            .search(
+                &format!(
+                    "\"{DEMO_RUN}\" AND tags.purpose = 'demo' AND metrics.test_accuracy > 0.5"
+                ),
+                10,
+                0,
+            )?
+            .runs
             .iter()
             .filter(|r| r.id == run.id)
             .count();

@@ -13,6 +13,8 @@ pub enum ErrorCode {
     ImportFailed,
     NotFound,
     InvalidInput,
+    /// A search query that does not parse or cannot mean anything; the message names the column.
+    Query,
     TrainingFailed,
     BundleInvalid,
     Io,
@@ -29,6 +31,7 @@ impl ErrorCode {
             ErrorCode::ImportFailed => "import_failed",
             ErrorCode::NotFound => "not_found",
             ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::Query => "query",
             ErrorCode::TrainingFailed => "training_failed",
             ErrorCode::BundleInvalid => "bundle_invalid",
             ErrorCode::Io => "io",
@@ -93,7 +96,7 @@ impl From<TrainError> for AppError {
 impl From<SearchError> for AppError {
     fn from(e: SearchError) -> Self {
         let code = match &e {
-            SearchError::Query { .. } => ErrorCode::InvalidInput,
+            SearchError::Query(_) => ErrorCode::Query,
             _ => ErrorCode::Internal,
         };
         AppError::new(code, e.to_string())

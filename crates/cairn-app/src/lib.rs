@@ -23,6 +23,7 @@ pub use cairn_bundle::{Problem, VerifyReport};
 pub use cairn_core::diff::DatasetDiff;
 pub use cairn_core::profile::DatasetProfile;
 pub use cairn_core::quality::QualityReport;
+pub use cairn_core::query;
 pub use cairn_core::split::SplitSpec;
 pub use cairn_core::{ColumnOverride, DataType, FileFormat, ImportOptions, TextEncoding};
 pub use cairn_core::{
@@ -34,7 +35,7 @@ pub use cairn_train::{DeviceChoice, ModelKind, params_for};
 pub use demo::DemoSummary;
 pub use error::{AppError, ErrorCode};
 pub use predict::{PredictSummary, RecordPrediction};
-pub use search::{ATTRIBUTES, DATASET_KEYS};
+pub use search::{ATTRIBUTES, DATASET_KEYS, SearchOutcome, parse_query};
 pub use train::{RunEvaluation, TrainRequest};
 pub use workspace::{RunDetail, Workspace, default_workspace_dir};
 

@@ -1,46 +1,61 @@
 //! Finding runs again: the query language (docs/query-language.md) over the tantivy index.
 
 use crate::json::{RunKeys, RunRow, SearchPage};
-use crate::{Result, Workspace};
+use crate::{AppError, ErrorCode, Result, Workspace};
+use cairn_core::Run;
 
-/// `attributes.*` keys a query may name.
-pub const ATTRIBUTES: &[&str] = &[
-    "id",
-    "name",
-    "status",
-    "model",
-    "target",
-    "seed",
-    "created_at",
-    "finished_at",
-    "parent_id",
-    "note",
-];
+pub use cairn_search::{ATTRIBUTES, DATASET_KEYS};
 
-/// `datasets.*` keys a query may name.
-pub const DATASET_KEYS: &[&str] = &["name", "version", "hash"];
+/// Runs matching a query, one page.
+#[derive(Debug, Clone)]
+pub struct SearchOutcome {
+    pub total: usize,
+    /// The page. The environment record is not kept in the index: it is `null` here; read
+    /// the run (`Workspace::run`) for it.
+    pub runs: Vec<Run>,
+    pub took: std::time::Duration,
+}
+
+/// Parses a query, turning a syntax error into an `AppError` that names and points at the
+/// column.
+pub fn parse_query(text: &str) -> Result<cairn_core::query::Query> {
+    cairn_search::parse_query(text).map_err(|e| {
+        AppError::new(
+            ErrorCode::Query,
+            format!(
+                "cannot read the query at column {}: {}\n{}",
+                e.column,
+                e.message,
+                e.pointer(text)
+            ),
+        )
+    })
+}
 
 impl Workspace {
-    /// Runs matching `query` (the query language; empty = all runs, newest first), one page.
-    ///
-    /// A syntax error is an `AppError` with code `query` whose message names the column.
-    pub fn search_runs(&mut self, query: &str, limit: usize, offset: usize) -> Result<SearchPage> {
+    /// Runs matching `query` in the query language (docs/query-language.md; empty = every
+    /// run, newest first), the page `offset .. offset + limit` (a `LIMIT`/`OFFSET` in the
+    /// query wins). Brings the index up to date with the store first.
+    pub fn search(&mut self, query: &str, limit: usize, offset: usize) -> Result<SearchOutcome> {
+        let parsed = parse_query(query)?;
+        self.reindex()?;
         let started = std::time::Instant::now();
-        // Placeholder until the query engine lands: every run, newest first.
-        let _ = query;
-        let all = self.store.list_runs()?;
-        let total = all.len() as u64;
-        let runs = all
-            .into_iter()
-            .skip(offset)
-            .take(limit)
-            .map(RunRow::from)
-            .collect();
+        let found = self.index.search(&parsed, limit, offset)?;
+        Ok(SearchOutcome {
+            total: found.total,
+            runs: found.runs,
+            took: started.elapsed(),
+        })
+    }
+
+    /// [`Workspace::search`] as the desktop app and `--json` show it.
+    pub fn search_runs(&mut self, query: &str, limit: usize, offset: usize) -> Result<SearchPage> {
+        let found = self.search(query, limit, offset)?;
         Ok(SearchPage {
-            total,
+            total: found.total as u64,
             offset: offset as u64,
-            runs,
-            took_ms: started.elapsed().as_secs_f64() * 1e3,
+            runs: found.runs.into_iter().map(RunRow::from).collect(),
+            took_ms: found.took.as_secs_f64() * 1e3,
         })
     }
 

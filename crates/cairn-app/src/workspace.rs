@@ -134,16 +134,35 @@ impl Workspace {
         }
         if seen < current {
             let (runs, seq) = self.store.runs_changed_since(seen)?;
-            self.index.upsert_runs(&runs, seq)?;
+            let ids: Vec<_> = runs.iter().map(|r| r.id.clone()).collect();
+            let docs = self.run_docs(runs, Some(&ids))?;
+            self.index.upsert_runs(&docs, seq)?;
         }
         Ok(())
     }
 
+    /// Runs with their metric summaries, as the index takes them.
+    fn run_docs(
+        &self,
+        runs: Vec<Run>,
+        ids: Option<&[cairn_core::RunId]>,
+    ) -> Result<Vec<cairn_search::RunDoc>> {
+        let mut summaries = self.store.metric_summaries(ids)?;
+        Ok(runs
+            .into_iter()
+            .map(|run| cairn_search::RunDoc {
+                metrics: summaries.remove(run.id.as_str()).unwrap_or_default(),
+                run,
+            })
+            .collect())
+    }
+
     /// Re-creates the search index from DuckDB.
     pub fn rebuild_index(&mut self) -> Result<()> {
-        let runs = self.store.list_runs()?;
         let seq = self.store.change_seq()?;
-        self.index.rebuild(&runs, seq)?;
+        let runs = self.store.list_runs()?;
+        let docs = self.run_docs(runs, None)?;
+        self.index.rebuild(&docs, seq)?;
         Ok(())
     }
 
@@ -202,21 +221,7 @@ impl Workspace {
         })
     }
 
-    /// Runs matching a full-text query, best first.
-    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<Run>> {
-        let hits = self.index.search(query, limit)?;
-        let mut out = Vec::with_capacity(hits.len());
-        for hit in hits {
-            match self.store.run(&hit.run_id) {
-                Ok(run) => out.push(run),
-                Err(cairn_store::StoreError::NotFound { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(out)
-    }
-
-    /// Re-indexes runs changed since the last commit (after a write).
+    /// Re-indexes runs changed since the last commit (after a write, before a search).
     pub(crate) fn reindex(&mut self) -> Result<()> {
         self.catch_up_index()
     }

@@ -93,9 +93,10 @@ fn breast_cancer_lifecycle() {
     assert_eq!(again.metrics, run.metrics);
 
     // Search by name, tag value and param value.
-    let found = |q: &str| {
-        ws.search(q, 10)
+    let mut found = |q: &str| {
+        ws.search(q, 10, 0)
             .unwrap()
+            .runs
             .into_iter()
             .map(|r| r.name)
             .collect::<Vec<_>>()
@@ -182,8 +183,8 @@ fn a_lost_index_is_rebuilt_on_open() {
         ws.train(&req, &mut Progress::silent()).unwrap();
     }
     std::fs::remove_dir_all(dir.path().join("index")).unwrap();
-    let ws = Workspace::open(dir.path()).unwrap();
-    assert_eq!(ws.search("iris-run", 5).unwrap().len(), 1);
+    let mut ws = Workspace::open(dir.path()).unwrap();
+    assert_eq!(ws.search("iris-run", 5, 0).unwrap().total, 1);
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod data;
 mod model;
 mod output;
 mod progress;
+mod search;
 
 use anyhow::Result;
 use cairn_app::{AppError, Workspace};
@@ -52,14 +53,8 @@ enum Command {
     /// List and inspect runs.
     #[command(subcommand)]
     Runs(RunsCommand),
-    /// Find runs by words in their name, tags, params, model or data set.
-    Search {
-        /// Words to find; `name:`, `tags:`, `params:` restrict a word to one field.
-        #[arg(required = true, num_args = 1..)]
-        query: Vec<String>,
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
-    },
+    /// Find runs with the query language (short for `cairn runs search`).
+    Search(search::SearchArgs),
     /// Export and verify bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
@@ -76,6 +71,9 @@ enum RunsCommand {
     List,
     /// Show one run (by id, id prefix or name) with its params, metrics and artifacts.
     Show { run: String },
+    /// Find runs: filters on metrics, params, tags, attributes and data sets, free text,
+    /// ORDER BY, paging (docs/query-language.md).
+    Search(search::SearchArgs),
 }
 
 #[derive(Subcommand)]
@@ -140,8 +138,8 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
         Command::Models { model: m } => return model::models(out, m.as_deref()),
         Command::Runs(RunsCommand::List) => out.runs(&open(cli)?.runs()?)?,
         Command::Runs(RunsCommand::Show { run }) => out.run_detail(&open(cli)?.run(run)?)?,
-        Command::Search { query, limit } => {
-            out.runs(&open(cli)?.search(&query.join(" "), *limit)?)?
+        Command::Search(args) | Command::Runs(RunsCommand::Search(args)) => {
+            search::run(cli, out, args)?
         }
         Command::Bundle(BundleCommand::Export { run, out: file }) => {
             out.bundle(&open(cli)?.export_bundle(run, file)?)?;

@@ -116,9 +116,16 @@ fn demo_bundle_verify_tamper_and_search() {
         trained["params"]["lr"],
         serde_json::json!({"type": "float", "value": 0.05})
     );
-    for query in ["risk-baseline", "riskdesk", "0.05"] {
+    for query in [
+        "risk-baseline",
+        "riskdesk",
+        "0.05",
+        "params.lr < 0.06 AND params.epochs = 20",
+        "tags.team LIKE 'risk%' ORDER BY metrics.train_loss",
+    ] {
         let hits = json(&cairn(&ws, &["search", query, "--json"]));
-        let names: Vec<&str> = hits
+        assert_eq!(hits["total"], 1, "query {query}");
+        let names: Vec<&str> = hits["runs"]
             .as_array()
             .unwrap()
             .iter()
@@ -126,8 +133,46 @@ fn demo_bundle_verify_tamper_and_search() {
             .collect();
         assert_eq!(names, vec!["risk-baseline"], "query {query}");
     }
-    let demo_hits = json(&cairn(&ws, &["search", "demo-logistic", "--json"]));
-    assert_eq!(demo_hits[0]["id"], summary["run_id"]);
+    let demo_hits = json(&cairn(&ws, &["runs", "search", "demo-logistic", "--json"]));
+    assert_eq!(demo_hits["runs"][0]["id"], summary["run_id"]);
+    // Both runs, best test accuracy first; then paging.
+    let ordered = json(&cairn(
+        &ws,
+        &[
+            "runs",
+            "search",
+            "ORDER BY metrics.test_accuracy DESC",
+            "--json",
+        ],
+    ));
+    let acc: Vec<f64> = ordered["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["metrics"]["test_accuracy"].as_f64().unwrap())
+        .collect();
+    assert_eq!(acc.len(), 2);
+    assert!(acc[0] >= acc[1], "{acc:?}");
+    let second = json(&cairn(
+        &ws,
+        &[
+            "runs",
+            "search",
+            "ORDER BY metrics.test_accuracy DESC",
+            "--limit",
+            "1",
+            "--offset",
+            "1",
+            "--json",
+        ],
+    ));
+    assert_eq!(second["total"], 2);
+    assert_eq!(
+        second["runs"][0]["metrics"]["test_accuracy"]
+            .as_f64()
+            .unwrap(),
+        acc[1]
+    );
 
     let runs = json(&cairn(&ws, &["runs", "list", "--json"]));
     assert_eq!(runs.as_array().unwrap().len(), 2);

@@ -26,7 +26,7 @@ pub use hash::{Sha256Hex, sha256_hex};
 pub use param::{ParamParseError, ParamValue, parse_key_value};
 pub use progress::{Progress, ProgressObserver, Step};
 pub use rng::SplitMix64;
-pub use run::{MetricPoint, Run, RunId, RunStatus};
+pub use run::{MetricPoint, MetricSummary, Run, RunId, RunStatus};
 
 /// The current time as an RFC 3339 UTC string with millisecond precision.
 pub fn now_rfc3339() -> String {

@@ -118,6 +118,19 @@ pub struct Run {
     pub parent_id: Option<RunId>,
 }
 
+/// A metric's whole history in six numbers, for search (`max(metrics.val_acc) > 0.9`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MetricSummary {
+    /// The value at the highest step (the latest written, for a repeated step).
+    pub last: f64,
+    /// The value at the lowest step.
+    pub first: f64,
+    pub min: f64,
+    pub max: f64,
+    pub mean: f64,
+    pub count: u64,
+}
+
 /// One recorded value of a metric.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MetricPoint {

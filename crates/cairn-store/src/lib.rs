@@ -4,6 +4,7 @@
 //! This crate knows DuckDB and the nouns of `cairn-core`; it must not know Candle, tantivy, Tauri
 //! or how a workspace directory is laid out beyond the one file it is handed.
 
+mod aggregates;
 mod csv_check;
 mod diff;
 mod error;

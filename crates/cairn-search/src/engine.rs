@@ -1,0 +1,694 @@
+//! Evaluating a parsed [`Query`] against the index.
+//!
+//! Structured conditions (`metrics.acc > 0.9`, `params.opt IN ('adam', 'sgd')`, `tags.team LIKE
+//! 'risk%'`, `IS NULL`) are predicates over the fast (columnar) JSON fields; free-text words and
+//! phrases are tantivy text queries over names, notes, tags and the rest. `AND`, `OR` and `NOT`
+//! become tantivy boolean queries over both, so one query mixes them freely. Sorting reads the
+//! same columns; runs without a sort key's value come last in either direction.
+
+use crate::{Fields, SearchError};
+use cairn_core::query::{Aggregate, CompareOp, Expr, Key, Literal, Namespace, OrderKey};
+use std::cmp::Ordering;
+use std::sync::Arc;
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
+use tantivy::query::{AllQuery, BooleanQuery, EmptyQuery, Occur, Query, QueryParser};
+use tantivy::{DocAddress, DocId, Index, Score, SegmentOrdinal, SegmentReader};
+
+/// `attributes.*` names and the aliases MLflow users type.
+pub const ATTRIBUTES: &[&str] = &[
+    "id",
+    "name",
+    "status",
+    "model",
+    "dataset",
+    "target",
+    "seed",
+    "created_at",
+    "finished_at",
+    "parent_id",
+    "note",
+    "error",
+];
+
+/// `datasets.*` names.
+pub const DATASET_KEYS: &[&str] = &["name", "version", "hash"];
+
+fn attribute(name: &str) -> Option<&'static str> {
+    let canonical = match name.to_ascii_lowercase().as_str() {
+        "run_id" | "run_uuid" => "id",
+        "run_name" => "name",
+        "start_time" => "created_at",
+        "end_time" => "finished_at",
+        "parent_run_id" => "parent_id",
+        other => return ATTRIBUTES.iter().find(|a| **a == other).copied(),
+    };
+    Some(canonical)
+}
+
+/// The fast-field column name of a key: `param.lr`, `m_max.val_acc`, with dots and backslashes
+/// in the key escaped (a key is one JSON path segment).
+pub(crate) fn column_name(key: &Key) -> Result<String, SearchError> {
+    let field = match key.namespace {
+        Namespace::Metric => match key.aggregate.unwrap_or(Aggregate::Last) {
+            Aggregate::Last => "m_last",
+            Aggregate::First => "m_first",
+            Aggregate::Min => "m_min",
+            Aggregate::Max => "m_max",
+            Aggregate::Mean => "m_mean",
+        },
+        Namespace::Param => "param",
+        Namespace::Tag => "tag",
+        Namespace::Attribute => "attr",
+        Namespace::Dataset => "dataset",
+    };
+    let name = match key.namespace {
+        Namespace::Attribute => attribute(&key.name).ok_or_else(|| {
+            SearchError::semantic(format!(
+                "there is no attribute `{}`; attributes are {}",
+                key.name,
+                ATTRIBUTES.join(", ")
+            ))
+        })?,
+        Namespace::Dataset => DATASET_KEYS
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(&key.name))
+            .copied()
+            .ok_or_else(|| {
+                SearchError::semantic(format!(
+                    "there is no `datasets.{}`; use datasets.name, datasets.version or datasets.hash",
+                    key.name
+                ))
+            })?,
+        _ => key.name.as_str(),
+    };
+    Ok(format!("{field}.{}", escape_path(name)))
+}
+
+fn escape_path(segment: &str) -> String {
+    segment.replace('\\', "\\\\").replace('.', "\\.")
+}
+
+fn display_key(key: &Key) -> String {
+    let ns = match key.namespace {
+        Namespace::Metric => "metrics",
+        Namespace::Param => "params",
+        Namespace::Tag => "tags",
+        Namespace::Attribute => "attributes",
+        Namespace::Dataset => "datasets",
+    };
+    let plain = format!("{ns}.{}", key.name);
+    match key.aggregate {
+        None => plain,
+        Some(a) => format!("{}({plain})", format!("{a:?}").to_lowercase()),
+    }
+}
+
+type NumTest = Arc<dyn Fn(f64) -> bool + Send + Sync>;
+type StrTest = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// A condition on one key: which values pass, by type. A key holds a number or a string in
+/// each run (bools and lists are indexed as strings).
+#[derive(Clone)]
+struct Condition {
+    column: String,
+    num: Option<NumTest>,
+    text: Option<StrTest>,
+    /// Pass runs that have no value for the key (`IS NULL`), instead of runs that do.
+    when_missing: bool,
+}
+
+fn compare<T: PartialOrd + ?Sized>(a: &T, op: CompareOp, b: &T) -> bool {
+    match op {
+        CompareOp::Eq => a == b,
+        CompareOp::Ne => a != b,
+        CompareOp::Lt => a < b,
+        CompareOp::Le => a <= b,
+        CompareOp::Gt => a > b,
+        CompareOp::Ge => a >= b,
+    }
+}
+
+/// A text literal as a number when it reads as one (`params.lr = '0.01'`, MLflow's habit).
+fn numeric_text(text: &str) -> Option<f64> {
+    text.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Status values are stored lower-case; MLflow users write `'FINISHED'`.
+fn normalise(key: &Key, text: &str) -> String {
+    if key.namespace == Namespace::Attribute && attribute(&key.name) == Some("status") {
+        text.to_ascii_lowercase()
+    } else {
+        text.to_string()
+    }
+}
+
+fn literal_text(key: &Key, lit: &Literal) -> Option<String> {
+    match lit {
+        Literal::Number(_) => None,
+        Literal::Text(t) => Some(normalise(key, t)),
+        Literal::Bool(b) => Some(b.to_string()),
+    }
+}
+
+fn literal_number(key: &Key, lit: &Literal) -> Result<Option<f64>, SearchError> {
+    let n = match lit {
+        Literal::Number(n) => Some(*n),
+        Literal::Text(t) => numeric_text(t),
+        Literal::Bool(_) => None,
+    };
+    if n.is_none() && key.namespace == Namespace::Metric {
+        return Err(SearchError::semantic(format!(
+            "{} is a number; compare it with a number, not {}",
+            display_key(key),
+            match lit {
+                Literal::Text(t) => format!("'{t}'"),
+                Literal::Bool(b) => b.to_string(),
+                Literal::Number(n) => n.to_string(),
+            }
+        )));
+    }
+    Ok(n)
+}
+
+impl Condition {
+    fn compare(key: &Key, op: CompareOp, value: &Literal) -> Result<Condition, SearchError> {
+        // `a != b` is "a has a value and it is not b": negate equality below, keep presence.
+        let eq_op = if op == CompareOp::Ne {
+            CompareOp::Eq
+        } else {
+            op
+        };
+        let num = literal_number(key, value)?
+            .map(|n| -> NumTest { Arc::new(move |v: f64| compare(&v, eq_op, &n)) });
+        let text = literal_text(key, value)
+            .map(|t| -> StrTest { Arc::new(move |v: &str| compare(v, eq_op, t.as_str())) });
+        let cond = Condition {
+            column: column_name(key)?,
+            num,
+            text,
+            when_missing: false,
+        };
+        Ok(if op == CompareOp::Ne {
+            cond.negated()
+        } else {
+            cond
+        })
+    }
+
+    fn one_of(key: &Key, values: &[Literal], negated: bool) -> Result<Condition, SearchError> {
+        let mut nums = Vec::new();
+        let mut texts = Vec::new();
+        for v in values {
+            nums.extend(literal_number(key, v)?);
+            texts.extend(literal_text(key, v));
+        }
+        let cond = Condition {
+            column: column_name(key)?,
+            num: Some(Arc::new(move |v: f64| nums.contains(&v))),
+            text: Some(Arc::new(move |v: &str| texts.iter().any(|t| t == v))),
+            when_missing: false,
+        };
+        Ok(if negated { cond.negated() } else { cond })
+    }
+
+    fn like(
+        key: &Key,
+        pattern: &str,
+        case_insensitive: bool,
+        negated: bool,
+    ) -> Result<Condition, SearchError> {
+        let pattern = normalise(key, pattern);
+        let matcher = LikePattern::new(&pattern, case_insensitive);
+        let cond = Condition {
+            column: column_name(key)?,
+            num: None,
+            text: Some(Arc::new(move |v: &str| matcher.matches(v))),
+            when_missing: false,
+        };
+        Ok(if negated {
+            // NOT LIKE: string values that do not match.
+            Condition {
+                num: None,
+                ..cond.negated()
+            }
+        } else {
+            cond
+        })
+    }
+
+    fn is_null(key: &Key, negated: bool) -> Result<Condition, SearchError> {
+        Ok(Condition {
+            column: column_name(key)?,
+            num: Some(Arc::new(|_| true)),
+            text: Some(Arc::new(|_| true)),
+            when_missing: !negated,
+        })
+    }
+
+    /// Present and failing the test.
+    fn negated(self) -> Condition {
+        let num = self.num.clone();
+        let text = self.text.clone();
+        Condition {
+            column: self.column,
+            num: Some(Arc::new(move |v| !num.as_ref().is_some_and(|t| t(v)))),
+            text: Some(Arc::new(move |v| !text.as_ref().is_some_and(|t| t(v)))),
+            when_missing: false,
+        }
+    }
+
+    fn into_query(self) -> Box<dyn Query> {
+        let cond = Arc::new(self);
+        let predicate = FunctionPredicate::from(move |segment: &SegmentReader| {
+            let columns = SegmentColumns::open(segment, &cond.column)?;
+            let passes = columns.text_passes(cond.text.as_deref())?;
+            let cond = cond.clone();
+            Ok(move |doc: DocId| {
+                let num = columns.num.as_ref().and_then(|c| c.first(doc));
+                let ord = columns.ords(doc);
+                if num.is_none() && ord.is_none() {
+                    return cond.when_missing;
+                }
+                if cond.when_missing {
+                    return false;
+                }
+                num.is_some_and(|v| cond.num.as_ref().is_some_and(|t| t(v)))
+                    || ord.is_some_and(|o| passes.get(o as usize).copied().unwrap_or(false))
+            })
+        });
+        Box::new(DocPredicateQuery::from(predicate))
+    }
+}
+
+/// A key's columns in one segment: its numbers and its strings (either may be absent).
+struct SegmentColumns {
+    num: Option<Column<f64>>,
+    text: Option<StrColumn>,
+}
+
+impl SegmentColumns {
+    fn open(segment: &SegmentReader, column: &str) -> tantivy::Result<SegmentColumns> {
+        let fast = segment.fast_fields();
+        Ok(SegmentColumns {
+            num: fast.column_opt::<f64>(column)?,
+            text: fast.str(column)?,
+        })
+    }
+
+    fn ords(&self, doc: DocId) -> Option<u64> {
+        self.text.as_ref().and_then(|c| c.ords().first(doc))
+    }
+
+    /// For each distinct string of the segment (by term ordinal), whether it passes.
+    fn text_passes(
+        &self,
+        test: Option<&(dyn Fn(&str) -> bool + Send + Sync)>,
+    ) -> tantivy::Result<Vec<bool>> {
+        let (Some(column), Some(test)) = (&self.text, test) else {
+            return Ok(Vec::new());
+        };
+        let dict = column.dictionary();
+        let mut passes = vec![false; dict.num_terms()];
+        let mut stream = dict.stream()?;
+        while stream.advance() {
+            let ord = stream.term_ord() as usize;
+            if let Ok(s) = std::str::from_utf8(stream.key()) {
+                passes[ord] = test(s);
+            }
+        }
+        Ok(passes)
+    }
+
+    fn string(&self, doc: DocId) -> Option<String> {
+        let ord = self.ords(doc)?;
+        let mut out = String::new();
+        self.text.as_ref()?.ord_to_str(ord, &mut out).ok()?;
+        Some(out)
+    }
+}
+
+/// SQL `LIKE`: `%` any run of characters, `_` exactly one; `\%`, `\_` and `\\` are literal.
+struct LikePattern {
+    tokens: Vec<LikeToken>,
+    case_insensitive: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LikeToken {
+    Any,
+    One,
+    Char(char),
+}
+
+impl LikePattern {
+    fn new(pattern: &str, case_insensitive: bool) -> LikePattern {
+        let mut tokens = Vec::new();
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            tokens.push(match c {
+                '%' => LikeToken::Any,
+                '_' => LikeToken::One,
+                '\\' => LikeToken::Char(chars.next().unwrap_or('\\')),
+                c if case_insensitive => LikeToken::Char(lower(c)),
+                c => LikeToken::Char(c),
+            });
+        }
+        LikePattern {
+            tokens,
+            case_insensitive,
+        }
+    }
+
+    fn matches(&self, text: &str) -> bool {
+        let chars: Vec<char> = if self.case_insensitive {
+            text.chars().map(lower).collect()
+        } else {
+            text.chars().collect()
+        };
+        // Greedy match with backtracking to the last `%`: linear in practice.
+        let (mut t, mut p) = (0usize, 0usize);
+        let mut star: Option<(usize, usize)> = None;
+        while t < chars.len() {
+            match self.tokens.get(p) {
+                Some(LikeToken::Any) => {
+                    star = Some((p, t));
+                    p += 1;
+                }
+                Some(LikeToken::One) => {
+                    t += 1;
+                    p += 1;
+                }
+                Some(LikeToken::Char(c)) if *c == chars[t] => {
+                    t += 1;
+                    p += 1;
+                }
+                _ => match star {
+                    Some((sp, st)) => {
+                        p = sp + 1;
+                        t = st + 1;
+                        star = Some((sp, st + 1));
+                    }
+                    None => return false,
+                },
+            }
+        }
+        self.tokens[p..].iter().all(|k| *k == LikeToken::Any)
+    }
+}
+
+fn lower(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
+}
+
+/// Compiles a filter into a tantivy query.
+pub(crate) fn compile(
+    expr: &Expr,
+    index: &Index,
+    fields: &Fields,
+) -> Result<Box<dyn Query>, SearchError> {
+    let many = |items: &[Expr], occur: Occur| -> Result<Box<dyn Query>, SearchError> {
+        let clauses = items
+            .iter()
+            .map(|e| Ok((occur, compile(e, index, fields)?)))
+            .collect::<Result<Vec<_>, SearchError>>()?;
+        Ok(Box::new(BooleanQuery::new(clauses)))
+    };
+    Ok(match expr {
+        Expr::And(items) => many(items, Occur::Must)?,
+        Expr::Or(items) => many(items, Occur::Should)?,
+        Expr::Not(inner) => Box::new(BooleanQuery::new(vec![
+            (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
+            (Occur::MustNot, compile(inner, index, fields)?),
+        ])),
+        Expr::Compare { key, op, value } => Condition::compare(key, *op, value)?.into_query(),
+        Expr::In {
+            key,
+            values,
+            negated,
+        } => Condition::one_of(key, values, *negated)?.into_query(),
+        Expr::IsNull { key, negated } => Condition::is_null(key, *negated)?.into_query(),
+        Expr::Like {
+            key,
+            pattern,
+            case_insensitive,
+            negated,
+        } => Condition::like(key, pattern, *case_insensitive, *negated)?.into_query(),
+        Expr::Text(words) => text_query(words, index, fields)?,
+    })
+}
+
+/// A word or phrase against names, notes, tags and the other text (model, data set, params).
+fn text_query(words: &str, index: &Index, fields: &Fields) -> Result<Box<dyn Query>, SearchError> {
+    let cleaned: String = words
+        .chars()
+        .map(|c| if c == '"' || c == '\\' { ' ' } else { c })
+        .collect();
+    if cleaned.trim().is_empty() {
+        return Ok(Box::new(EmptyQuery));
+    }
+    let parser = QueryParser::for_index(index, fields.text_fields());
+    parser
+        .parse_query(&format!("\"{}\"", cleaned.trim()))
+        .map_err(|e| SearchError::semantic(format!("cannot search for `{words}`: {e}")))
+}
+
+pub(crate) fn has_text(expr: &Expr) -> bool {
+    match expr {
+        Expr::And(items) | Expr::Or(items) => items.iter().any(has_text),
+        Expr::Not(inner) => has_text(inner),
+        Expr::Text(_) => true,
+        _ => false,
+    }
+}
+
+/// A value to sort by. Numbers sort before strings; a run without the value sorts last.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SortValue {
+    Num(f64),
+    Str(String),
+    Missing,
+}
+
+fn cmp_values(a: &SortValue, b: &SortValue, descending: bool) -> Ordering {
+    use SortValue::*;
+    let ord = match (a, b) {
+        (Missing, Missing) => return Ordering::Equal,
+        (Missing, _) => return Ordering::Greater,
+        (_, Missing) => return Ordering::Less,
+        (Num(x), Num(y)) => x.total_cmp(y),
+        (Str(x), Str(y)) => x.cmp(y),
+        (Num(_), Str(_)) => Ordering::Less,
+        (Str(_), Num(_)) => Ordering::Greater,
+    };
+    if descending { ord.reverse() } else { ord }
+}
+
+/// How results are ordered: the query's `ORDER BY` keys, then relevance when the query has
+/// free text, then newest first.
+pub(crate) struct SortPlan {
+    keys: Vec<(String, bool)>,
+    by_score: bool,
+}
+
+impl SortPlan {
+    pub(crate) fn new(order_by: &[OrderKey], by_score: bool) -> Result<SortPlan, SearchError> {
+        let keys = order_by
+            .iter()
+            .map(|o| Ok((column_name(&o.key)?, o.descending)))
+            .collect::<Result<_, SearchError>>()?;
+        Ok(SortPlan { keys, by_score })
+    }
+}
+
+/// One matching run with what it sorts by.
+pub(crate) struct Candidate {
+    values: Vec<SortValue>,
+    score: Score,
+    /// The run's creation order (ids are UUIDv7: time first).
+    created: u64,
+    pub(crate) address: DocAddress,
+}
+
+/// Collects every matching run's sort values and counts them; the caller sorts and pages.
+pub(crate) struct SortingCollector {
+    pub(crate) ordering: SortPlan,
+}
+
+pub(crate) struct SegmentSorting {
+    segment: SegmentOrdinal,
+    columns: Vec<SegmentColumns>,
+    created: Option<Column<u64>>,
+    out: Vec<Candidate>,
+}
+
+impl Collector for SortingCollector {
+    type Fruit = Vec<Candidate>;
+    type Child = SegmentSorting;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentSorting> {
+        let columns = self
+            .ordering
+            .keys
+            .iter()
+            .map(|(name, _)| SegmentColumns::open(reader, name))
+            .collect::<tantivy::Result<_>>()?;
+        Ok(SegmentSorting {
+            segment,
+            columns,
+            created: reader.fast_fields().column_opt::<u64>("created")?,
+            out: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.ordering.by_score
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<Candidate>>) -> tantivy::Result<Vec<Candidate>> {
+        let mut all: Vec<Candidate> = fruits.into_iter().flatten().collect();
+        let keys = &self.ordering.keys;
+        let by_score = self.ordering.by_score;
+        all.sort_by(|a, b| {
+            for (i, (_, descending)) in keys.iter().enumerate() {
+                let o = cmp_values(&a.values[i], &b.values[i], *descending);
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            if by_score {
+                let o = b.score.total_cmp(&a.score);
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            b.created.cmp(&a.created)
+        });
+        Ok(all)
+    }
+}
+
+impl SegmentCollector for SegmentSorting {
+    type Fruit = Vec<Candidate>;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        let values = self
+            .columns
+            .iter()
+            .map(|c| {
+                if let Some(v) = c.num.as_ref().and_then(|n| n.first(doc)) {
+                    SortValue::Num(v)
+                } else if let Some(s) = c.string(doc) {
+                    SortValue::Str(s)
+                } else {
+                    SortValue::Missing
+                }
+            })
+            .collect();
+        self.out.push(Candidate {
+            values,
+            score,
+            created: self
+                .created
+                .as_ref()
+                .and_then(|c| c.first(doc))
+                .unwrap_or(0),
+            address: DocAddress::new(self.segment, doc),
+        });
+    }
+
+    fn harvest(self) -> Vec<Candidate> {
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns() {
+        let cases = [
+            ("risk%", false, "risk-team", true),
+            ("risk%", false, "Risk-team", false),
+            ("risk%", true, "Risk-team", true),
+            ("%team", false, "risk-team", true),
+            ("%sk-t%", false, "risk-team", true),
+            ("r_sk", false, "risk", true),
+            ("r_sk", false, "rsk", false),
+            ("%", false, "", true),
+            ("_", false, "", false),
+            ("a%b%c", false, "axxbyyc", true),
+            ("a%b%c", false, "axxbyy", false),
+            ("100\\%", false, "100%", true),
+            ("100\\%", false, "1000", false),
+            ("ÉTÉ%", true, "été-2026", true),
+        ];
+        for (pattern, ci, text, want) in cases {
+            assert_eq!(
+                LikePattern::new(pattern, ci).matches(text),
+                want,
+                "{pattern} {ci} {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_become_escaped_column_names() {
+        let key = |ns, name: &str, aggregate| Key {
+            namespace: ns,
+            name: name.into(),
+            aggregate,
+        };
+        assert_eq!(
+            column_name(&key(Namespace::Metric, "val.acc", Some(Aggregate::Max))).unwrap(),
+            "m_max.val\\.acc"
+        );
+        assert_eq!(
+            column_name(&key(Namespace::Attribute, "run_name", None)).unwrap(),
+            "attr.name"
+        );
+        let err = column_name(&key(Namespace::Attribute, "colour", None)).unwrap_err();
+        assert!(err.to_string().contains("no attribute `colour`"), "{err}");
+        assert!(column_name(&key(Namespace::Dataset, "rows", None)).is_err());
+    }
+
+    #[test]
+    fn missing_values_sort_last_both_ways() {
+        use SortValue::*;
+        let mut v = vec![
+            Missing,
+            Num(2.0),
+            Str("b".into()),
+            Num(1.0),
+            Str("a".into()),
+        ];
+        v.sort_by(|a, b| cmp_values(a, b, false));
+        assert_eq!(
+            v,
+            vec![
+                Num(1.0),
+                Num(2.0),
+                Str("a".into()),
+                Str("b".into()),
+                Missing
+            ]
+        );
+        v.sort_by(|a, b| cmp_values(a, b, true));
+        assert_eq!(
+            v,
+            vec![
+                Str("b".into()),
+                Str("a".into()),
+                Num(2.0),
+                Num(1.0),
+                Missing
+            ]
+        );
+    }
+}
