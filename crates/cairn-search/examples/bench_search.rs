@@ -42,7 +42,7 @@ fn synthetic(i: usize, rng: &mut SplitMix64) -> RunDoc {
             rng.next_u64()
         )),
         name: format!("run-{i}"),
-        status: if i % 10 == 0 {
+        status: if i.is_multiple_of(10) {
             RunStatus::Failed
         } else {
             RunStatus::Finished
@@ -82,6 +82,10 @@ fn main() {
     let index = SearchIndex::open(dir.path()).expect("reopen");
     let queries = [
         "metrics.m1 > 0.5 AND params.p1 < 0.5 ORDER BY metrics.m2 DESC LIMIT 100",
+        "metrics.m1 > 0.5 AND params.p1 < 0.5 ORDER BY metrics.m2 DESC LIMIT 0",
+        "metrics.m1 > 0.5 LIMIT 0",
+        "LIMIT 0",
+        "ORDER BY metrics.m2 DESC LIMIT 0",
         "params.p2 = 'adam' AND tags.t0 IN ('team1', 'team2') ORDER BY metrics.m0 DESC LIMIT 100",
         "max(metrics.m3) > 0.9 OR attributes.status = 'failed' ORDER BY params.p0 LIMIT 100",
         "run-4242",

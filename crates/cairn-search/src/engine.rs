@@ -502,29 +502,46 @@ impl SortPlan {
     }
 }
 
-/// One matching run with what it sorts by.
-pub(crate) struct Candidate {
-    values: Vec<SortValue>,
+/// One matching run: where its sort values are, its score and creation order.
+struct Candidate {
     score: Score,
     /// The run's creation order (ids are UUIDv7: time first).
     created: u64,
-    pub(crate) address: DocAddress,
+    address: DocAddress,
+    /// Index of its first sort value in its segment's `values`.
+    at: usize,
 }
 
-/// Collects every matching run's sort values and counts them; the caller sorts and pages.
+/// What a segment found: its matches, and their sort values side by side (one flat vector,
+/// `keys` values per match, so collecting allocates nothing per run).
+pub(crate) struct SegmentFound {
+    candidates: Vec<Candidate>,
+    values: Vec<SortValue>,
+}
+
+/// The ordered page of matches and how many matched in all.
+pub(crate) struct Page {
+    pub(crate) total: usize,
+    pub(crate) addresses: Vec<DocAddress>,
+}
+
+/// Collects every matching run's sort values, counts them, and selects the page
+/// `offset .. offset + limit` without sorting what falls outside it.
 pub(crate) struct SortingCollector {
-    pub(crate) ordering: SortPlan,
+    pub(crate) plan: SortPlan,
+    pub(crate) offset: usize,
+    pub(crate) limit: usize,
 }
 
 pub(crate) struct SegmentSorting {
     segment: SegmentOrdinal,
     columns: Vec<SegmentColumns>,
     created: Option<Column<u64>>,
-    out: Vec<Candidate>,
+    found: SegmentFound,
 }
 
 impl Collector for SortingCollector {
-    type Fruit = Vec<Candidate>;
+    type Fruit = Page;
     type Child = SegmentSorting;
 
     fn for_segment(
@@ -533,7 +550,7 @@ impl Collector for SortingCollector {
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentSorting> {
         let columns = self
-            .ordering
+            .plan
             .keys
             .iter()
             .map(|(name, _)| SegmentColumns::open(reader, name))
@@ -542,56 +559,81 @@ impl Collector for SortingCollector {
             segment,
             columns,
             created: reader.fast_fields().column_opt::<u64>("created")?,
-            out: Vec::new(),
+            found: SegmentFound {
+                candidates: Vec::new(),
+                values: Vec::new(),
+            },
         })
     }
 
     fn requires_scoring(&self) -> bool {
-        self.ordering.by_score
+        self.plan.by_score
     }
 
-    fn merge_fruits(&self, fruits: Vec<Vec<Candidate>>) -> tantivy::Result<Vec<Candidate>> {
-        let mut all: Vec<Candidate> = fruits.into_iter().flatten().collect();
-        let keys = &self.ordering.keys;
-        let by_score = self.ordering.by_score;
-        all.sort_by(|a, b| {
-            for (i, (_, descending)) in keys.iter().enumerate() {
-                let o = cmp_values(&a.values[i], &b.values[i], *descending);
+    fn merge_fruits(&self, fruits: Vec<SegmentFound>) -> tantivy::Result<Page> {
+        let n = self.plan.keys.len();
+        let mut all: Vec<(usize, &Candidate)> = fruits
+            .iter()
+            .enumerate()
+            .flat_map(|(s, f)| f.candidates.iter().map(move |c| (s, c)))
+            .collect();
+        let total = all.len();
+        let cmp = |a: &(usize, &Candidate), b: &(usize, &Candidate)| {
+            let va = &fruits[a.0].values[a.1.at..a.1.at + n];
+            let vb = &fruits[b.0].values[b.1.at..b.1.at + n];
+            for ((x, y), (_, descending)) in va.iter().zip(vb).zip(&self.plan.keys) {
+                let o = cmp_values(x, y, *descending);
                 if o != Ordering::Equal {
                     return o;
                 }
             }
-            if by_score {
-                let o = b.score.total_cmp(&a.score);
+            if self.plan.by_score {
+                let o = b.1.score.total_cmp(&a.1.score);
                 if o != Ordering::Equal {
                     return o;
                 }
             }
-            b.created.cmp(&a.created)
-        });
-        Ok(all)
+            b.1.created
+                .cmp(&a.1.created)
+                .then(a.1.address.cmp(&b.1.address))
+        };
+        let end = self.offset.saturating_add(self.limit).min(total);
+        if end < total && end > 0 {
+            all.select_nth_unstable_by(end - 1, cmp);
+            all.truncate(end);
+        }
+        if end == 0 {
+            all.clear();
+        }
+        all.sort_unstable_by(cmp);
+        Ok(Page {
+            total,
+            addresses: all
+                .into_iter()
+                .skip(self.offset)
+                .map(|(_, c)| c.address)
+                .collect(),
+        })
     }
 }
 
 impl SegmentCollector for SegmentSorting {
-    type Fruit = Vec<Candidate>;
+    type Fruit = SegmentFound;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        let values = self
-            .columns
-            .iter()
-            .map(|c| {
-                if let Some(v) = c.num.as_ref().and_then(|n| n.first(doc)) {
+        let at = self.found.values.len();
+        for c in &self.columns {
+            self.found
+                .values
+                .push(if let Some(v) = c.num.as_ref().and_then(|n| n.first(doc)) {
                     SortValue::Num(v)
                 } else if let Some(s) = c.string(doc) {
                     SortValue::Str(s)
                 } else {
                     SortValue::Missing
-                }
-            })
-            .collect();
-        self.out.push(Candidate {
-            values,
+                });
+        }
+        self.found.candidates.push(Candidate {
             score,
             created: self
                 .created
@@ -599,11 +641,12 @@ impl SegmentCollector for SegmentSorting {
                 .and_then(|c| c.first(doc))
                 .unwrap_or(0),
             address: DocAddress::new(self.segment, doc),
+            at,
         });
     }
 
-    fn harvest(self) -> Vec<Candidate> {
-        self.out
+    fn harvest(self) -> SegmentFound {
+        self.found
     }
 }
 

@@ -14,6 +14,7 @@
 
 mod engine;
 pub mod query;
+mod stored;
 
 use cairn_core::query::Query;
 use cairn_core::{MetricSummary, ParamValue, Run, RunId};
@@ -105,7 +106,7 @@ pub struct SearchIndex {
 const WRITER_HEAP: usize = 50_000_000;
 
 /// Bumped whenever the document layout changes; an index of another layout is rebuilt.
-const LAYOUT: u32 = 2;
+const LAYOUT: u32 = 3;
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
@@ -251,21 +252,23 @@ impl SearchIndex {
         let by_score =
             query.order_by.is_empty() && query.filter.as_ref().is_some_and(engine::has_text);
         let collector = engine::SortingCollector {
-            ordering: engine::SortPlan::new(&query.order_by, by_score)?,
+            plan: engine::SortPlan::new(&query.order_by, by_score)?,
+            offset,
+            limit,
         };
         let searcher = self.reader.searcher();
-        let matches = searcher.search(filter.as_ref(), &collector)?;
-        let mut runs = Vec::with_capacity(limit.min(matches.len()));
-        for candidate in matches.iter().skip(offset).take(limit) {
-            let doc: TantivyDocument = searcher.doc(candidate.address)?;
+        let page = searcher.search(filter.as_ref(), &collector)?;
+        let mut runs = Vec::with_capacity(page.addresses.len());
+        for address in page.addresses {
+            let doc: TantivyDocument = searcher.doc(address)?;
             let json = doc
                 .get_first(self.fields.stored)
                 .and_then(|v| v.as_str())
                 .ok_or_else(|| SearchError::Stored("a document has no stored run".into()))?;
-            runs.push(serde_json::from_str(json).map_err(|e| SearchError::Stored(e.to_string()))?);
+            runs.push(stored::decode(json).map_err(|e| SearchError::Stored(e.to_string()))?);
         }
         Ok(Results {
-            total: matches.len(),
+            total: page.total,
             runs,
         })
     }
@@ -276,12 +279,7 @@ impl SearchIndex {
         let mut out = TantivyDocument::default();
         out.add_text(f.id, run.id.as_str());
         out.add_u64(f.created, created_key(&run.id));
-        let mut stored = run.clone();
-        stored.environment = serde_json::Value::Null;
-        out.add_text(
-            f.stored,
-            serde_json::to_string(&stored).expect("a run serialises"),
-        );
+        out.add_text(f.stored, stored::encode(run));
 
         let mut attr: BTreeMap<String, OwnedValue> = [
             ("id", text(run.id.as_str())),
@@ -379,9 +377,12 @@ mod tests {
         }
     }
 
+    /// name, status, team tag, lr (NaN: the text `auto`), optimizer, val_acc history.
+    type Spec<'a> = (&'a str, RunStatus, &'a str, f64, &'a str, &'a [f64]);
+
     /// Runs `r0` … `r5`, created in that order.
     fn fixture() -> Fixture {
-        let specs: [(&str, RunStatus, &str, f64, &str, &[f64]); 6] = [
+        let specs: [Spec; 6] = [
             (
                 "baseline-logreg",
                 RunStatus::Finished,
