@@ -2,7 +2,8 @@
 //! measured in one run side by side with the same work done by DuckDB alone and by pandas.
 //! The figures are printed and written to the "Ingest and profile" section of
 //! `docs/benchmarks.md`, with the command, the machine and the ratios.
-//! `cargo xtask bench train` (in `bench/train.rs`) does the same for training throughput.
+//! `cargo xtask bench train` (in `bench/train.rs`) does the same for training throughput, and
+//! `cargo xtask bench tracking` (in `bench/tracking.rs`) for run logging and search.
 //!
 //! Everything the benchmark needs lives under `$HOME/.cache/cairn-bench/`: the generated CSV
 //! (reused while its size and generator version match), a Python venv with the pinned peers,
@@ -27,14 +28,16 @@ const SECTION: &str = "## Ingest and profile";
 const USAGE: &str =
     "usage: cargo xtask bench ingest [--size-gb 1.0] [--runs 3] [--pandas-runs N] [--keep]";
 
+mod tracking;
 mod train;
 
 pub fn main(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ingest") => ingest(&IngestArgs::parse(&args[1..])?),
         Some("train") => train::main(&args[1..]),
+        Some("tracking") => tracking::main(&args[1..]),
         _ => {
-            eprintln!("{USAGE}\n{}", train::USAGE);
+            eprintln!("{USAGE}\n{}\n{}", train::USAGE, tracking::USAGE);
             bail!("unknown benchmark")
         }
     }

@@ -19,7 +19,7 @@ fn main() -> Result<()> {
         Some("bench") => bench::main(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask codegen [--check] | deps | bench ingest [--size-gb 1.0] | bench train"
+                "usage: cargo xtask codegen [--check] | deps | bench ingest [--size-gb 1.0] | bench train | bench tracking"
             );
             bail!("unknown task")
         }
