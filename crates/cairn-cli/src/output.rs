@@ -167,6 +167,12 @@ impl Output {
             r.dataset,
             &r.dataset_hash[..12.min(r.dataset_hash.len())]
         );
+        if let Some(parent) = &r.parent_id {
+            println!("parent    {parent}");
+        }
+        if d.children > 0 {
+            println!("children  {} runs (attributes.parent_run_id = '{}')", d.children, r.id);
+        }
         println!(
             "created   {}{}",
             r.created_at,
@@ -184,6 +190,11 @@ impl Output {
                     .collect::<Vec<_>>()
                     .join("  ")
             );
+        }
+        if !r.note.is_empty() {
+            for (i, line) in r.note.lines().enumerate() {
+                println!("{}{line}", if i == 0 { "note      " } else { "          " });
+            }
         }
         println!(
             "params    {}",
