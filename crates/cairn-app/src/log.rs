@@ -140,7 +140,6 @@ struct Inner {
 }
 
 struct OpenRun {
-    name: String,
     next_step: HashMap<String, u64>,
     outcome: RunOutcome,
     sampler: Option<SystemSampler>,
@@ -340,7 +339,6 @@ impl LogSession {
             st.open.insert(
                 id.clone(),
                 OpenRun {
-                    name: name.clone(),
                     next_step: HashMap::new(),
                     outcome: RunOutcome {
                         id: id.as_str().to_string(),
@@ -530,10 +528,7 @@ impl Drop for RunLogger {
 
 impl Inner {
     fn lock(&self) -> Result<MutexGuard<'_, State>> {
-        let mut st = self
-            .state
-            .lock()
-            .map_err(|_| AppError::new(ErrorCode::Internal, "the log session's state is poisoned"))?;
+        let mut st = self.state.lock().map_err(|_| poisoned())?;
         if let Some(e) = st.failure.take() {
             return Err(e);
         }
@@ -604,7 +599,6 @@ impl Inner {
             st.changes(id).end = Some((status, error));
             st.pending_events += 1;
             st.ending.push(run.outcome.clone());
-            let _ = &run.name;
             (run.outcome, run.sampler.take())
         };
         // Joined outside the lock: the sampler may be waiting for it.
@@ -624,37 +618,30 @@ impl Inner {
             .flush_turn
             .lock()
             .map_err(|_| AppError::new(ErrorCode::Internal, "a flush panicked"))?;
-        let (mut batch, landing) = {
-            let mut st = self
-                .state
-                .lock()
-                .map_err(|_| AppError::new(ErrorCode::Internal, "the log session's state is poisoned"))?;
+        let (mut changes, landing) = {
+            let mut st = self.state.lock().map_err(|_| poisoned())?;
             if st.pending.is_empty() && !(beat && !st.open.is_empty()) {
                 st.last_flush = Instant::now();
                 return Ok(());
             }
-            let batch = std::mem::take(&mut st.pending);
+            let mut changes = std::mem::take(&mut st.pending);
             st.pending_events = 0;
-            let open: Vec<RunId> = st.open.keys().cloned().collect();
-            (
-                (batch, open),
-                std::mem::take(&mut st.ending),
-            )
-        };
-        let (ref mut changes, open) = batch;
-        for id in open {
-            match changes.iter_mut().find(|c| c.id == id) {
-                Some(c) => c.heartbeat = true,
-                None => {
-                    let mut c = RunChanges::new(id);
-                    c.heartbeat = true;
-                    changes.push(c);
+            // Every open run's owner is alive: say so.
+            for id in st.open.keys() {
+                match changes.iter_mut().find(|c| &c.id == id) {
+                    Some(c) => c.heartbeat = true,
+                    None => {
+                        let mut c = RunChanges::new(id.clone());
+                        c.heartbeat = true;
+                        changes.push(c);
+                    }
                 }
             }
-        }
+            (changes, std::mem::take(&mut st.ending))
+        };
         let written = (|| -> Result<()> {
             let mut ws = Workspace::open_waiting(&self.root, self.opts.lock_timeout)?;
-            if let Some(_seq) = ws.store.write_runs(changes)? {
+            if ws.store.write_runs(&changes)?.is_some() {
                 // The data is safe in DuckDB; an index that lags is caught up on the next open.
                 if let Err(e) = ws.reindex() {
                     tracing::warn!(error = %e, "search index not updated after a flush");
@@ -662,10 +649,7 @@ impl Inner {
             }
             Ok(())
         })();
-        let mut st = self
-            .state
-            .lock()
-            .map_err(|_| AppError::new(ErrorCode::Internal, "the log session's state is poisoned"))?;
+        let mut st = self.state.lock().map_err(|_| poisoned())?;
         st.last_flush = Instant::now();
         match written {
             Ok(()) => {
@@ -681,7 +665,7 @@ impl Inner {
             Err(e) => {
                 // Nothing landed: put the batch back in front of what came since.
                 let newer = std::mem::take(&mut st.pending);
-                let mut restored = std::mem::take(changes);
+                let mut restored = std::mem::take(&mut changes);
                 for c in &mut restored {
                     c.heartbeat = false;
                 }
@@ -737,6 +721,10 @@ impl Inner {
         self.lock()?.datasets.insert(text.to_string(), found.clone());
         Ok(found)
     }
+}
+
+fn poisoned() -> AppError {
+    AppError::new(ErrorCode::Internal, "the log session's state is poisoned (a thread panicked)")
 }
 
 /// Flushes on time (at least every `flush_interval` while something is pending) and writes

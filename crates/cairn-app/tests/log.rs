@@ -46,7 +46,8 @@ fn typed_params_round_trip_and_compare_as_numbers() {
                 ..Default::default()
             })
             .unwrap();
-        run.param("seed_text", ParamValue::Str("42".into())).unwrap();
+        run.param("seed_text", ParamValue::Str("42".into()))
+            .unwrap();
         for step in 0..5 {
             run.metric("loss", 1.0 / (step + 1) as f64, None).unwrap();
         }
@@ -71,14 +72,20 @@ fn typed_params_round_trip_and_compare_as_numbers() {
     assert_eq!(r.tags["team"], "risk");
     assert_eq!(r.note, "# Findings\nlr matters");
     let steps: Vec<u64> = small.history["loss"].iter().map(|p| p.step).collect();
-    assert_eq!(steps, [0, 1, 2, 3, 4], "steps default to the next step of each key");
+    assert_eq!(
+        steps,
+        [0, 1, 2, 3, 4],
+        "steps default to the next step of each key"
+    );
     assert_eq!(small.history["acc"][0].step, 10);
     assert_eq!(r.metrics["loss"], 0.2);
 
     let found = ws.search("params.lr < 0.1", 10, 0).unwrap();
     let names: Vec<&str> = found.runs.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["small"]);
-    let found = ws.search("params.epochs >= 10 AND params.opt = 'adam'", 10, 0).unwrap();
+    let found = ws
+        .search("params.epochs >= 10 AND params.opt = 'adam'", 10, 0)
+        .unwrap();
     assert_eq!(found.total, 2);
     let found = ws.search("findings", 10, 0).unwrap();
     assert_eq!(found.total, 2, "the note is searchable text");
@@ -158,7 +165,13 @@ fn artifacts_are_stored_once_by_content() {
     s.close("").unwrap();
     assert_eq!(shas[0], shas[1]);
     let ws = Workspace::open(&root).unwrap();
-    let paths: Vec<String> = ws.run("a").unwrap().artifacts.into_iter().map(|a| a.path).collect();
+    let paths: Vec<String> = ws
+        .run("a")
+        .unwrap()
+        .artifacts
+        .into_iter()
+        .map(|a| a.path)
+        .collect();
     assert_eq!(paths, ["export/copy.onnx", "model.onnx"]);
     let blobs = walk(&root.join("artifacts"));
     assert_eq!(blobs, 1, "one blob for four references");
@@ -199,7 +212,11 @@ fn flushes_land_by_count_and_by_time_and_report_ended_runs() {
     // 200 points are past two count-triggered flushes; the rest lands within a second.
     let points = |root: &Path| -> usize {
         let ws = Workspace::open_waiting(root, Duration::from_secs(10)).unwrap();
-        ws.run(id.as_str()).unwrap().history.get("x").map_or(0, Vec::len)
+        ws.run(id.as_str())
+            .unwrap()
+            .history
+            .get("x")
+            .map_or(0, Vec::len)
     };
     assert!(points(&root) >= 199);
     std::thread::sleep(Duration::from_millis(1600));
@@ -221,10 +238,20 @@ fn a_dropped_logger_records_a_failed_run_and_a_live_owner_is_not_killed() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("ws");
     let s = session(&root, 1);
-    let open = s.start(RunStart { name: Some("open".into()), ..Default::default() }).unwrap();
+    let open = s
+        .start(RunStart {
+            name: Some("open".into()),
+            ..Default::default()
+        })
+        .unwrap();
     open.metric("x", 1.0, None).unwrap();
     {
-        let dropped = s.start(RunStart { name: Some("dropped".into()), ..Default::default() }).unwrap();
+        let dropped = s
+            .start(RunStart {
+                name: Some("dropped".into()),
+                ..Default::default()
+            })
+            .unwrap();
         dropped.metric("x", 1.0, None).unwrap();
     }
     s.flush().unwrap();
@@ -255,7 +282,10 @@ fn two_sessions_in_two_threads_take_turns_and_lose_nothing() {
             std::thread::spawn(move || {
                 let s = session(&root, 500);
                 let run = s
-                    .start(RunStart { name: Some(format!("w{w}")), ..Default::default() })
+                    .start(RunStart {
+                        name: Some(format!("w{w}")),
+                        ..Default::default()
+                    })
                     .unwrap();
                 for i in 0..3000 {
                     run.metric("x", i as f64, None).unwrap();
@@ -285,57 +315,174 @@ fn hostile_lines_are_refused_with_line_field_and_fix() {
     let root = dir.path().join("ws");
     let file = dir.path().join("f.txt");
     std::fs::write(&file, b"x").unwrap();
-    let long_key = format!(r#"{{"event":"metric","key":"{}","value":1}}"#, "k".repeat(300));
+    let long_key = format!(
+        r#"{{"event":"metric","key":"{}","value":1}}"#,
+        "k".repeat(300)
+    );
     let artifact_ok = format!(r#"{{"event":"artifact","path":"{}"}}"#, file.display());
-    let artifact_dir = format!(r#"{{"event":"artifact","path":"{}"}}"#, dir.path().display());
+    let artifact_dir = format!(
+        r#"{{"event":"artifact","path":"{}"}}"#,
+        dir.path().display()
+    );
     // (bytes of the line, None = accepted, Some(what the error must say)).
     let cases: Vec<(Vec<u8>, Option<&str>)> = vec![
-        (b"\xEF\xBB\xBF{\"event\":\"metric\",\"key\":\"x\",\"value\":1}".to_vec(), Some("no run is open")),
-        (br#"{"event":"start","name":"hostile","params":{"lr":0.1}}"#.to_vec(), None),
+        (
+            b"\xEF\xBB\xBF{\"event\":\"metric\",\"key\":\"x\",\"value\":1}".to_vec(),
+            Some("no run is open"),
+        ),
+        (
+            br#"{"event":"start","name":"hostile","params":{"lr":0.1}}"#.to_vec(),
+            None,
+        ),
         (b"".to_vec(), None),
         (b"   \t ".to_vec(), None),
         (b"not json".to_vec(), Some("column 2: not JSON")),
-        (br#"{"event":"metric","key":"loss","value":0.5"#.to_vec(), Some("not JSON")),
-        (br#"[1,2,3]"#.to_vec(), Some("expected a JSON object, found an array")),
+        (
+            br#"{"event":"metric","key":"loss","value":0.5"#.to_vec(),
+            Some("not JSON"),
+        ),
+        (
+            br#"[1,2,3]"#.to_vec(),
+            Some("expected a JSON object, found an array"),
+        ),
         (br#""start""#.to_vec(), Some("found the string")),
-        (br#"{"key":"loss","value":1}"#.to_vec(), Some("field `event` is missing")),
-        (br#"{"event":3}"#.to_vec(), Some("field `event`: expected a string")),
-        (br#"{"event":"launch"}"#.to_vec(), Some("unknown event `launch`")),
-        (br#"{"event":"metric","key":"loss","value":"0.5"}"#.to_vec(), Some("field `value`: expected a number, found the string \"0.5\"")),
-        (br#"{"event":"metric","key":"loss","value":"NaN"}"#.to_vec(), Some("finite numbers only")),
-        (br#"{"event":"metric","key":"loss","value":"-Infinity"}"#.to_vec(), Some("finite numbers only")),
-        (br#"{"event":"metric","key":"loss","value":NaN}"#.to_vec(), Some("not JSON")),
-        (br#"{"event":"metric","key":"loss","value":1e999}"#.to_vec(), Some("not JSON")),
-        (br#"{"event":"metric","key":"loss"}"#.to_vec(), Some("field `value` is missing")),
-        (br#"{"event":"metric","value":1}"#.to_vec(), Some("field `key` is missing")),
-        (br#"{"event":"metric","key":"","value":1}"#.to_vec(), Some("is empty")),
+        (
+            br#"{"key":"loss","value":1}"#.to_vec(),
+            Some("field `event` is missing"),
+        ),
+        (
+            br#"{"event":3}"#.to_vec(),
+            Some("field `event`: expected a string"),
+        ),
+        (
+            br#"{"event":"launch"}"#.to_vec(),
+            Some("unknown event `launch`"),
+        ),
+        (
+            br#"{"event":"metric","key":"loss","value":"0.5"}"#.to_vec(),
+            Some("field `value`: expected a number, found the string \"0.5\""),
+        ),
+        (
+            br#"{"event":"metric","key":"loss","value":"NaN"}"#.to_vec(),
+            Some("finite numbers only"),
+        ),
+        (
+            br#"{"event":"metric","key":"loss","value":"-Infinity"}"#.to_vec(),
+            Some("finite numbers only"),
+        ),
+        (
+            br#"{"event":"metric","key":"loss","value":NaN}"#.to_vec(),
+            Some("not JSON"),
+        ),
+        (
+            br#"{"event":"metric","key":"loss","value":1e999}"#.to_vec(),
+            Some("not JSON"),
+        ),
+        (
+            br#"{"event":"metric","key":"loss"}"#.to_vec(),
+            Some("field `value` is missing"),
+        ),
+        (
+            br#"{"event":"metric","value":1}"#.to_vec(),
+            Some("field `key` is missing"),
+        ),
+        (
+            br#"{"event":"metric","key":"","value":1}"#.to_vec(),
+            Some("is empty"),
+        ),
         (long_key.into_bytes(), Some("longer than 250")),
-        (br#"{"event":"metric","key":"loss","value":1,"step":-1}"#.to_vec(), Some("field `step`")),
-        (br#"{"event":"metric","key":"loss","value":1,"step":1.5}"#.to_vec(), Some("field `step`")),
-        (br#"{"event":"metric","key":"loss","value":1,"stpe":2}"#.to_vec(), Some("field `stpe` is not part of a `metric` event")),
-        (br#"{"event":"metrics","values":{"a":1,"b":"x"}}"#.to_vec(), Some("field `values.b`")),
-        (br#"{"event":"metrics","values":[1]}"#.to_vec(), Some("field `values`: expected an object")),
-        (br#"{"event":"param","key":"big","value":18446744073709551615}"#.to_vec(), Some("larger than a 64-bit integer")),
-        (br#"{"event":"param","key":"cfg","value":{"a":1}}"#.to_vec(), Some("an object is not a param value")),
-        (br#"{"event":"param","key":"none","value":null}"#.to_vec(), Some("null is not a param value")),
-        (br#"{"event":"param","key":"mixed","value":[1,null]}"#.to_vec(), Some("field `value[1]`")),
-        (br#"{"event":"tag","key":"n","value":3}"#.to_vec(), Some("tag values are strings")),
-        (br#"{"event":"note","text":null}"#.to_vec(), Some("field `text`: expected a string")),
-        (br#"{"event":"artifact","path":"/no/such/file"}"#.to_vec(), Some("cannot read the artifact")),
+        (
+            br#"{"event":"metric","key":"loss","value":1,"step":-1}"#.to_vec(),
+            Some("field `step`"),
+        ),
+        (
+            br#"{"event":"metric","key":"loss","value":1,"step":1.5}"#.to_vec(),
+            Some("field `step`"),
+        ),
+        (
+            br#"{"event":"metric","key":"loss","value":1,"stpe":2}"#.to_vec(),
+            Some("field `stpe` is not part of a `metric` event"),
+        ),
+        (
+            br#"{"event":"metrics","values":{"a":1,"b":"x"}}"#.to_vec(),
+            Some("field `values.b`"),
+        ),
+        (
+            br#"{"event":"metrics","values":[1]}"#.to_vec(),
+            Some("field `values`: expected an object"),
+        ),
+        (
+            br#"{"event":"param","key":"big","value":18446744073709551615}"#.to_vec(),
+            Some("larger than a 64-bit integer"),
+        ),
+        (
+            br#"{"event":"param","key":"cfg","value":{"a":1}}"#.to_vec(),
+            Some("an object is not a param value"),
+        ),
+        (
+            br#"{"event":"param","key":"none","value":null}"#.to_vec(),
+            Some("null is not a param value"),
+        ),
+        (
+            br#"{"event":"param","key":"mixed","value":[1,null]}"#.to_vec(),
+            Some("field `value[1]`"),
+        ),
+        (
+            br#"{"event":"tag","key":"n","value":3}"#.to_vec(),
+            Some("tag values are strings"),
+        ),
+        (
+            br#"{"event":"note","text":null}"#.to_vec(),
+            Some("field `text`: expected a string"),
+        ),
+        (
+            br#"{"event":"artifact","path":"/no/such/file"}"#.to_vec(),
+            Some("cannot read the artifact"),
+        ),
         (artifact_dir.into_bytes(), Some("is not a file")),
-        (br#"{"event":"end","status":"done"}"#.to_vec(), Some("use finished, failed or killed")),
-        (br#"{"event":"start","name":"again"}"#.to_vec(), Some("a run is already open (`hostile`, started at line 2)")),
-        (b"{\"event\":\"tag\",\"key\":\"k\",\"value\":\"\xff\xfe\"}".to_vec(), Some("not UTF-8")),
-        (b"{\"event\":\"note\",\"text\":\"caf\xc3\xa9 \xe2\x9c\x93\"}\r".to_vec(), None),
-        (br#"{"event":"param","key":"layers","value":[64,32]}"#.to_vec(), None),
-        (br#"{"event":"metric","key":"loss","value":0.5,"step":3}"#.to_vec(), None),
-        (br#"{"event":"metric","key":"loss","value":1e308}"#.to_vec(), None),
-        (br#"{"event":"metrics","values":{"loss":0.25,"acc":0.9}}"#.to_vec(), None),
+        (
+            br#"{"event":"end","status":"done"}"#.to_vec(),
+            Some("use finished, failed or killed"),
+        ),
+        (
+            br#"{"event":"start","name":"again"}"#.to_vec(),
+            Some("a run is already open (`hostile`, started at line 2)"),
+        ),
+        (
+            b"{\"event\":\"tag\",\"key\":\"k\",\"value\":\"\xff\xfe\"}".to_vec(),
+            Some("not UTF-8"),
+        ),
+        (
+            b"{\"event\":\"note\",\"text\":\"caf\xc3\xa9 \xe2\x9c\x93\"}\r".to_vec(),
+            None,
+        ),
+        (
+            br#"{"event":"param","key":"layers","value":[64,32]}"#.to_vec(),
+            None,
+        ),
+        (
+            br#"{"event":"metric","key":"loss","value":0.5,"step":3}"#.to_vec(),
+            None,
+        ),
+        (
+            br#"{"event":"metric","key":"loss","value":1e308}"#.to_vec(),
+            None,
+        ),
+        (
+            br#"{"event":"metrics","values":{"loss":0.25,"acc":0.9}}"#.to_vec(),
+            None,
+        ),
         (artifact_ok.into_bytes(), None),
         (br#"{"event":"end","status":"FINISHED"}"#.to_vec(), None),
         (br#"{"event":"end"}"#.to_vec(), Some("no run is open")),
-        (br#"{"event":"start","parent":"no-such-run"}"#.to_vec(), Some("run `no-such-run` was not found")),
-        (br#"{"event":"metric","key":"x","value":1}"#.to_vec(), Some("the start at line 45 was rejected")),
+        (
+            br#"{"event":"start","parent":"no-such-run"}"#.to_vec(),
+            Some("run `no-such-run` was not found"),
+        ),
+        (
+            br#"{"event":"metric","key":"x","value":1}"#.to_vec(),
+            Some("the start at line 45 was rejected"),
+        ),
     ];
     let mut stream = LogStream::new(session(&root, 1000));
     for (i, (bytes, want)) in cases.iter().enumerate() {
@@ -345,7 +492,10 @@ fn hostile_lines_are_refused_with_line_field_and_fix() {
             (Ok(()), None) => {}
             (Err(LineError::Input(msg)), Some(want)) => {
                 assert!(msg.starts_with(&format!("line {number}: ")), "{msg}");
-                assert!(msg.contains(want), "line {number}: want `{want}` in `{msg}`");
+                assert!(
+                    msg.contains(want),
+                    "line {number}: want `{want}` in `{msg}`"
+                );
             }
             (got, want) => panic!("line {number}: got {got:?}, want {want:?}"),
         }
@@ -361,7 +511,10 @@ fn hostile_lines_are_refused_with_line_field_and_fix() {
     assert_eq!(d.run.note, "café ✓");
     assert_eq!(d.run.params.len(), 2);
     assert_eq!(d.run.tags.len(), 0);
-    let loss: Vec<(u64, f64)> = d.history["loss"].iter().map(|p| (p.step, p.value)).collect();
+    let loss: Vec<(u64, f64)> = d.history["loss"]
+        .iter()
+        .map(|p| (p.step, p.value))
+        .collect();
     assert_eq!(loss, [(3, 0.5), (4, 1e308), (5, 0.25)]);
     assert_eq!(d.history["acc"].len(), 1);
     assert_eq!(d.artifacts.len(), 1);
@@ -372,10 +525,16 @@ fn a_stream_that_ends_without_end_records_a_failed_run() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("ws");
     let mut stream = LogStream::new(session(&root, 1000));
-    stream.line(1, br#"{"event":"start","name":"cut"}"#).unwrap();
-    stream.line(2, br#"{"event":"metric","key":"x","value":1}"#).unwrap();
+    stream
+        .line(1, br#"{"event":"start","name":"cut"}"#)
+        .unwrap();
+    stream
+        .line(2, br#"{"event":"metric","key":"x","value":1}"#)
+        .unwrap();
     assert_eq!(stream.open_run(), Some(1));
-    stream.finish("the input ended after line 2 without an `end` event").unwrap();
+    stream
+        .finish("the input ended after line 2 without an `end` event")
+        .unwrap();
     let ws = Workspace::open(&root).unwrap();
     let r = ws.run("cut").unwrap();
     assert_eq!(r.run.status, RunStatus::Failed);

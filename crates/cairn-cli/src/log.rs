@@ -4,7 +4,9 @@
 
 use crate::Cli;
 use crate::output::Output;
-use cairn_app::{AppError, LineError, LogOptions, LogSession, LogStream, MAX_LINE_BYTES, RunOutcome};
+use cairn_app::{
+    AppError, LineError, LogOptions, LogSession, LogStream, MAX_LINE_BYTES, RunOutcome,
+};
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -59,7 +61,10 @@ pub fn run(cli: &Cli, out: &Output, args: &LogArgs) -> Result<ExitCode, AppError
                 o.name,
                 o.id,
                 o.status,
-                o.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default(),
+                o.error
+                    .as_ref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default(),
                 o.params,
                 o.tags,
                 o.metrics,
@@ -87,7 +92,10 @@ pub fn run(cli: &Cli, out: &Output, args: &LogArgs) -> Result<ExitCode, AppError
         let read = match read_line(&mut input, &mut buf) {
             Ok(r) => r,
             Err(e) => {
-                return fatal(AppError::io(format!("reading line {} of stdin", number + 1), e));
+                return fatal(AppError::io(
+                    format!("reading line {} of stdin", number + 1),
+                    e,
+                ));
             }
         };
         let Some(too_long) = read else { break };
@@ -122,7 +130,9 @@ pub fn run(cli: &Cli, out: &Output, args: &LogArgs) -> Result<ExitCode, AppError
     };
     stream.finish(&why)?;
     if rejected > 0 {
-        eprintln!("cairn log: {rejected} of {number} lines were rejected (see above); the rest is recorded");
+        eprintln!(
+            "cairn log: {rejected} of {number} lines were rejected (see above); the rest is recorded"
+        );
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::SUCCESS)
@@ -211,7 +221,10 @@ mod tests {
     #[test]
     fn seconds_are_checked() {
         assert_eq!(seconds("--x", 0.0).unwrap(), None);
-        assert_eq!(seconds("--x", 1.5).unwrap(), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            seconds("--x", 1.5).unwrap(),
+            Some(Duration::from_millis(1500))
+        );
         assert!(seconds("--x", -1.0).unwrap_err().message.contains("--x"));
     }
 }

@@ -87,7 +87,10 @@ fn train_request(args: &TrainArgs) -> Result<TrainRequest, AppError> {
         params,
         device: device(&args.device)?,
         resume: args.resume.clone(),
-        system_metrics_every: crate::log::seconds("--system-metrics-every", args.system_metrics_every)?,
+        system_metrics_every: crate::log::seconds(
+            "--system-metrics-every",
+            args.system_metrics_every,
+        )?,
     })
 }
 

@@ -171,7 +171,10 @@ impl Output {
             println!("parent    {parent}");
         }
         if d.children > 0 {
-            println!("children  {} runs (attributes.parent_run_id = '{}')", d.children, r.id);
+            println!(
+                "children  {} runs (attributes.parent_run_id = '{}')",
+                d.children, r.id
+            );
         }
         println!(
             "created   {}{}",

@@ -806,7 +806,7 @@ mod tests {
         );
         let (changed, seq) = store.runs_changed_since(seq0).unwrap();
         assert_eq!(changed.len(), 1);
-        assert_eq!(seq, seq0 + 2);
+        assert_eq!(seq, seq0 + 3, "insert, metrics and finish each bump it");
         assert!(store.runs_changed_since(seq).unwrap().0.is_empty());
     }
 
