@@ -41,9 +41,9 @@ pub use demo::DemoSummary;
 pub use error::{AppError, ErrorCode};
 pub use log::{LogOptions, LogSession, OnLanded, RunLogger, RunOutcome, RunStart};
 pub use log_stream::{LineError, LogEvent, LogStream, MAX_LINE_BYTES, parse_line};
-pub use sysmetrics::{SystemSample, SystemSampler};
 pub use predict::{PredictSummary, RecordPrediction};
 pub use search::{ATTRIBUTES, DATASET_KEYS, SearchOutcome, parse_query};
+pub use sysmetrics::{SystemSample, SystemSampler};
 pub use train::{RunEvaluation, TrainRequest};
 pub use workspace::{RunDetail, Workspace, default_workspace_dir};
 

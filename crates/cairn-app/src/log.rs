@@ -461,7 +461,8 @@ impl RunLogger {
 
     /// Replaces the run's markdown note.
     pub fn note(&self, text: &str) -> Result<()> {
-        self.inner.change(&self.id, 1, |c, _| c.note = Some(text.to_string()))
+        self.inner
+            .change(&self.id, 1, |c, _| c.note = Some(text.to_string()))
     }
 
     /// Copies the file at `path` into the artifact store (deduplicated by SHA-256) and records
@@ -472,9 +473,7 @@ impl RunLogger {
             None => path
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
-                .ok_or_else(|| {
-                    AppError::invalid(format!("{} names no file", path.display()))
-                })?,
+                .ok_or_else(|| AppError::invalid(format!("{} names no file", path.display())))?,
         };
         check_artifact_name(&name)?;
         let meta = std::fs::metadata(path).map_err(|e| {
@@ -509,8 +508,7 @@ impl RunLogger {
     /// with the next flush; the outcome says what was recorded.
     pub fn end(mut self, status: RunStatus, error: Option<&str>) -> Result<RunOutcome> {
         self.ended = true;
-        self.inner
-            .end(&self.id, status, error.map(str::to_string))
+        self.inner.end(&self.id, status, error.map(str::to_string))
     }
 }
 
@@ -546,7 +544,9 @@ impl Inner {
             let mut st = self.lock()?;
             let st = &mut *st;
             let Some(run) = st.open.get_mut(id) else {
-                return Err(AppError::invalid(format!("run {id} has ended; start a new run")));
+                return Err(AppError::invalid(format!(
+                    "run {id} has ended; start a new run"
+                )));
             };
             let at = match st.pending.iter().position(|c| &c.id == id) {
                 Some(i) => i,
@@ -718,13 +718,18 @@ impl Inner {
         let ws = Workspace::open_waiting(&self.root, self.opts.lock_timeout)?;
         let v = ws.resolve_dataset(text)?;
         let found = (v.label(), v.hash.clone());
-        self.lock()?.datasets.insert(text.to_string(), found.clone());
+        self.lock()?
+            .datasets
+            .insert(text.to_string(), found.clone());
         Ok(found)
     }
 }
 
 fn poisoned() -> AppError {
-    AppError::new(ErrorCode::Internal, "the log session's state is poisoned (a thread panicked)")
+    AppError::new(
+        ErrorCode::Internal,
+        "the log session's state is poisoned (a thread panicked)",
+    )
 }
 
 /// Flushes on time (at least every `flush_interval` while something is pending) and writes
@@ -741,7 +746,8 @@ fn background_flush(inner: Weak<Inner>) {
             if st.closing {
                 return;
             }
-            let due = !st.pending.is_empty() && st.last_flush.elapsed() >= inner.opts.flush_interval;
+            let due =
+                !st.pending.is_empty() && st.last_flush.elapsed() >= inner.opts.flush_interval;
             let beat = !st.open.is_empty() && st.last_beat.elapsed() >= process::HEARTBEAT_EVERY;
             (due, beat)
         };

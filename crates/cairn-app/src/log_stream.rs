@@ -135,9 +135,8 @@ impl<'a> Fields<'a> {
     }
 
     fn string(&self, key: &str, v: &'a Value) -> Checked<&'a str> {
-        v.as_str().ok_or_else(|| {
-            format!("field `{key}`: expected a string, found {}", describe(v))
-        })
+        v.as_str()
+            .ok_or_else(|| format!("field `{key}`: expected a string, found {}", describe(v)))
     }
 
     fn opt_string(&self, key: &str) -> Checked<Option<String>> {
@@ -250,7 +249,11 @@ pub fn parse_line(text: &str) -> Checked<Option<LogEvent>> {
         ));
     };
     let event = match map.get("event") {
-        None => return Err(format!("field `event` is missing; say what the line is: {EVENTS}")),
+        None => {
+            return Err(format!(
+                "field `event` is missing; say what the line is: {EVENTS}"
+            ));
+        }
         Some(Value::String(s)) => s.as_str(),
         Some(other) => {
             return Err(format!(
@@ -371,7 +374,7 @@ pub fn parse_line(text: &str) -> Checked<Option<LogEvent>> {
         }
         "note" => {
             f.only(&["text"])?;
-            let text = f.required("text", r#"{"event":"note","text":"# Findings"}"#)?;
+            let text = f.required("text", r##"{"event":"note","text":"# Findings"}"##)?;
             LogEvent::Note {
                 text: f.string("text", text)?.to_string(),
             }

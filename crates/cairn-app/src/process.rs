@@ -103,12 +103,7 @@ pub(crate) fn orphan_reason(run: &LiveRun) -> Option<String> {
     let age = beat
         .parse::<jiff::Timestamp>()
         .ok()
-        .and_then(|t| {
-            jiff::Timestamp::now()
-                .duration_since(t)
-                .try_into()
-                .ok()
-        })
+        .and_then(|t| jiff::Timestamp::now().duration_since(t).try_into().ok())
         .unwrap_or(Duration::MAX);
     (age > HEARTBEAT_DEAD_AFTER).then(|| {
         format!(
@@ -146,7 +141,10 @@ mod tests {
             None
         );
         let why = orphan_reason(&live(Some(pid as i64), Some(other), None)).unwrap();
-        assert!(why.contains("another process") && why.contains("`cairn log`"), "{why}");
+        assert!(
+            why.contains("another process") && why.contains("`cairn log`"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -155,7 +155,10 @@ mod tests {
 
     #[test]
     fn nvidia_smi_lines_are_averaged_and_summed() {
-        assert_eq!(parse_nvidia_smi("30, 1000\n50, 3000\n"), Some((40.0, 4000.0)));
+        assert_eq!(
+            parse_nvidia_smi("30, 1000\n50, 3000\n"),
+            Some((40.0, 4000.0))
+        );
         assert_eq!(parse_nvidia_smi(""), None);
         assert_eq!(parse_nvidia_smi("[N/A], 10"), None);
     }
@@ -164,18 +167,22 @@ mod tests {
     fn samples_cpu_and_this_process_memory() {
         let got = Arc::new(Mutex::new(Vec::new()));
         let sink = got.clone();
-        let sampler = SystemSampler::start(
-            Duration::from_millis(100),
-            std::process::id(),
-            move |s| sink.lock().unwrap().push(s),
-        );
+        let sampler =
+            SystemSampler::start(Duration::from_millis(100), std::process::id(), move |s| {
+                sink.lock().unwrap().push(s)
+            });
         std::thread::sleep(Duration::from_millis(450));
         drop(sampler);
         let got = got.lock().unwrap();
         assert!(got.len() >= 2, "{got:?}");
         assert_eq!(got[0].index, 0);
         assert_eq!(got[1].index, 1);
-        let cpu = got[1].values.iter().find(|(k, _)| *k == CPU_PERCENT).unwrap().1;
+        let cpu = got[1]
+            .values
+            .iter()
+            .find(|(k, _)| *k == CPU_PERCENT)
+            .unwrap()
+            .1;
         assert!((0.0..=100.0).contains(&cpu), "{cpu}");
         let rss = got[1].values.iter().find(|(k, _)| *k == RSS_MB).unwrap().1;
         assert!(rss > 1.0, "{rss}");

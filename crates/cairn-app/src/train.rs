@@ -302,13 +302,20 @@ impl Workspace {
         })?;
         self.reindex()?;
         let system: Option<SystemPoints> = req.system_metrics_every.map(|_| Default::default());
-        let _sampler = req.system_metrics_every.zip(system.clone()).map(|(every, sink)| {
-            crate::sysmetrics::SystemSampler::start(every, pid, move |s| {
-                if let Ok(mut points) = sink.lock() {
-                    points.extend(s.values.into_iter().map(|(k, v)| (k.to_string(), s.index, v)));
-                }
-            })
-        });
+        let _sampler = req
+            .system_metrics_every
+            .zip(system.clone())
+            .map(|(every, sink)| {
+                crate::sysmetrics::SystemSampler::start(every, pid, move |s| {
+                    if let Ok(mut points) = sink.lock() {
+                        points.extend(
+                            s.values
+                                .into_iter()
+                                .map(|(k, v)| (k.to_string(), s.index, v)),
+                        );
+                    }
+                })
+            });
 
         let result = {
             let mut rec = Recorder {

@@ -57,7 +57,12 @@ fn log(ws: &Path, args: &[&str], input: &[u8]) -> Output {
 
 fn metric_lines(from: u64, to: u64) -> String {
     (from..to)
-        .map(|i| format!("{{\"event\":\"metric\",\"key\":\"loss\",\"value\":{},\"step\":{i}}}\n", 1.0 / (i + 1) as f64))
+        .map(|i| {
+            format!(
+                "{{\"event\":\"metric\",\"key\":\"loss\",\"value\":{},\"step\":{i}}}\n",
+                1.0 / (i + 1) as f64
+            )
+        })
         .collect()
 }
 
@@ -85,7 +90,10 @@ fn sigkill_keeps_every_flushed_batch_and_the_run_is_found_killed() {
     stdin.flush().unwrap();
     let started = Instant::now();
     while stored_points(&ws, "crash") < 999 {
-        assert!(started.elapsed() < Duration::from_secs(60), "no flush visible");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no flush visible"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // More points, below the count threshold: the kill may come before their flush.
@@ -98,8 +106,10 @@ fn sigkill_keeps_every_flushed_batch_and_the_run_is_found_killed() {
     assert_eq!(shown["status"], "killed");
     let error = shown["error"].as_str().unwrap();
     assert!(
-        error.contains(&format!("`cairn log` process running it (pid {})", child.id()))
-            && error.contains("ended without finishing"),
+        error.contains(&format!(
+            "`cairn log` process running it (pid {})",
+            child.id()
+        )) && error.contains("ended without finishing"),
         "{error}"
     );
     let steps: Vec<u64> = shown["history"]["loss"]
@@ -136,8 +146,9 @@ fn two_processes_logging_at_once_lose_nothing() {
         .map(|name| {
             let mut child = spawn_log(&ws, &["--flush-every", "2000", "--json"]);
             let mut stdin = child.stdin.take().unwrap();
-            let mut input =
-                format!("{{\"event\":\"start\",\"name\":\"{name}\",\"tags\":{{\"side\":\"{name}\"}}}}\n");
+            let mut input = format!(
+                "{{\"event\":\"start\",\"name\":\"{name}\",\"tags\":{{\"side\":\"{name}\"}}}}\n"
+            );
             for i in 0..POINTS {
                 input.push_str(&format!(
                     "{{\"event\":\"metrics\",\"values\":{{\"loss\":{},\"acc\":{}}}}}\n",
@@ -182,7 +193,10 @@ fn two_processes_logging_at_once_lose_nothing() {
             assert_eq!(steps, (0..POINTS).collect::<Vec<_>>(), "{name} {key}");
         }
     }
-    let found = json(&cairn(&ws, &["runs", "search", "attributes.status = 'finished'", "--json"]));
+    let found = json(&cairn(
+        &ws,
+        &["runs", "search", "attributes.status = 'finished'", "--json"],
+    ));
     assert_eq!(found["total"], 2);
 }
 
@@ -210,11 +224,17 @@ fn hostile_input_is_reported_by_line_and_the_rest_recorded() {
         (4, "not UTF-8"),
         (5, "longer than 8 MiB"),
     ] {
-        assert!(stderr.contains(&format!("line {line}: {what}")), "{line}: {stderr}");
+        assert!(
+            stderr.contains(&format!("line {line}: {what}")),
+            "{line}: {stderr}"
+        );
     }
     assert!(stderr.contains("4 of 8 lines were rejected"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("finished: 0 params, 0 tags, 1 metric points"), "{stdout}");
+    assert!(
+        stdout.contains("finished: 0 params, 0 tags, 1 metric points"),
+        "{stdout}"
+    );
     let shown = json(&cairn(&ws, &["runs", "show", "ok", "--json"]));
     assert_eq!(shown["status"], "finished");
     assert_eq!(shown["history"]["loss"][0]["value"], 0.5);
@@ -229,7 +249,10 @@ fn hostile_input_is_reported_by_line_and_the_rest_recorded() {
     let landed: Value = serde_json::from_slice(&strict.stdout).unwrap();
     assert_eq!(landed["status"], "failed");
     assert!(
-        landed["error"].as_str().unwrap().contains("--strict stopped at line 3: field `value` is missing"),
+        landed["error"]
+            .as_str()
+            .unwrap()
+            .contains("--strict stopped at line 3: field `value` is missing"),
         "{landed}"
     );
     assert_eq!(landed["metrics"], 1);
@@ -239,14 +262,18 @@ fn hostile_input_is_reported_by_line_and_the_rest_recorded() {
 fn typed_params_round_trip_and_search_compares_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
-    let input = br#"{"event":"start","name":"exp-1","params":{"lr":0.01,"layers":[64,32],"opt":"adam","bn":true,"epochs":10,"one":1.0},"tags":{"team":"risk"},"note":"# Baseline"}
+    let input = br##"{"event":"start","name":"exp-1","params":{"lr":0.01,"layers":[64,32],"opt":"adam","bn":true,"epochs":10,"one":1.0},"tags":{"team":"risk"},"note":"# Baseline"}
 {"event":"metric","key":"loss","value":0.5}
 {"event":"end","status":"finished"}
 {"event":"start","name":"exp-2","params":{"lr":0.5},"parent":"exp-1"}
 {"event":"end","status":"failed","error":"diverged"}
-"#;
+"##;
     let out = log(&ws, &["--json"], input);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let landed: Vec<Value> = out
         .stdout
         .split(|&b| b == b'\n')
@@ -263,7 +290,10 @@ fn typed_params_round_trip_and_search_compares_numbers() {
     assert_eq!(p["epochs"], serde_json::json!({"type": "int", "value": 10}));
     assert_eq!(p["one"], serde_json::json!({"type": "float", "value": 1.0}));
     assert_eq!(p["bn"], serde_json::json!({"type": "bool", "value": true}));
-    assert_eq!(p["opt"], serde_json::json!({"type": "string", "value": "adam"}));
+    assert_eq!(
+        p["opt"],
+        serde_json::json!({"type": "string", "value": "adam"})
+    );
     assert_eq!(
         p["layers"],
         serde_json::json!({"type": "list", "value": [{"type": "int", "value": 64}, {"type": "int", "value": 32}]})
@@ -274,10 +304,16 @@ fn typed_params_round_trip_and_search_compares_numbers() {
     assert_eq!(child["parent_id"], shown["id"]);
     assert_eq!(child["error"], "diverged");
 
-    let found = json(&cairn(&ws, &["runs", "search", "params.lr < 0.1", "--json"]));
+    let found = json(&cairn(
+        &ws,
+        &["runs", "search", "params.lr < 0.1", "--json"],
+    ));
     assert_eq!(found["total"], 1);
     assert_eq!(found["runs"][0]["name"], "exp-1");
-    let q = format!("attributes.parent_run_id = '{}'", shown["id"].as_str().unwrap());
+    let q = format!(
+        "attributes.parent_run_id = '{}'",
+        shown["id"].as_str().unwrap()
+    );
     let found = json(&cairn(&ws, &["runs", "search", &q, "--json"]));
     assert_eq!(found["runs"][0]["name"], "exp-2");
     let text = cairn(&ws, &["runs", "show", "exp-1"]);
@@ -294,11 +330,18 @@ fn input_that_ends_without_end_records_a_failed_run() {
         &["--json"],
         b"{\"event\":\"start\",\"name\":\"cut\"}\n{\"event\":\"metric\",\"key\":\"loss\",\"value\":1}\n",
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let landed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(landed["status"], "failed");
     assert!(
-        landed["error"].as_str().unwrap().contains("without an `end` event"),
+        landed["error"]
+            .as_str()
+            .unwrap()
+            .contains("without an `end` event"),
         "{landed}"
     );
     let shown = json(&cairn(&ws, &["runs", "show", "cut", "--json"]));
@@ -312,13 +355,19 @@ fn system_metrics_are_sampled_while_a_run_is_open() {
     let ws = dir.path().join("ws");
     let mut child = spawn_log(&ws, &["--system-metrics-every", "0.2"]);
     let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"{\"event\":\"start\",\"name\":\"sys\"}\n").unwrap();
+    stdin
+        .write_all(b"{\"event\":\"start\",\"name\":\"sys\"}\n")
+        .unwrap();
     stdin.flush().unwrap();
     std::thread::sleep(Duration::from_millis(1200));
     stdin.write_all(b"{\"event\":\"end\"}\n").unwrap();
     drop(stdin);
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let shown = json(&cairn(&ws, &["runs", "show", "sys", "--json"]));
     let cpu = shown["history"]["system/cpu_percent"].as_array().unwrap();
     assert!(cpu.len() >= 3, "{cpu:?}");

@@ -542,9 +542,7 @@ fn insert_new_runs(conn: &Connection, created: &[&RunChanges], seq: u64, now: &s
         merged.push((c, params, tags));
     }
     {
-        let mut app = conn
-            .appender("runs")
-            .map_err(|e| StoreError::db(ctx, e))?;
+        let mut app = conn.appender("runs").map_err(|e| StoreError::db(ctx, e))?;
         for (c, params, tags) in &merged {
             let run = c.create.as_ref().expect("created");
             let (status, finished_at, error) = match &c.end {
@@ -608,8 +606,7 @@ fn insert_new_runs(conn: &Connection, created: &[&RunChanges], seq: u64, now: &s
                 .map_err(|e| StoreError::db("recording tags", e))?;
         }
     }
-    app.flush()
-        .map_err(|e| StoreError::db("recording tags", e))
+    app.flush().map_err(|e| StoreError::db("recording tags", e))
 }
 
 /// Params, tags, note and end status of a run recorded earlier.
@@ -872,7 +869,8 @@ mod tests {
             r.note = "# hello".into();
             let mut c = RunChanges::new(r.id.clone());
             c.create = Some(r);
-            c.params.insert("layers".into(), ParamValue::List(vec![ParamValue::Int(64)]));
+            c.params
+                .insert("layers".into(), ParamValue::List(vec![ParamValue::Int(64)]));
             c.tags.insert("k".into(), "v".into());
             c.metrics = vec![("loss".into(), 0, 2.0), ("loss".into(), 1, 1.0)];
             c.artifacts = vec![("a.txt".into(), "ab".repeat(32), 3)];
@@ -896,7 +894,10 @@ mod tests {
         assert_eq!(child.error.as_deref(), Some("boom"));
         assert_eq!(child.parent_id.as_ref(), Some(&old.id));
         assert_eq!(child.note, "# hello");
-        assert_eq!(child.params["layers"], ParamValue::List(vec![ParamValue::Int(64)]));
+        assert_eq!(
+            child.params["layers"],
+            ParamValue::List(vec![ParamValue::Int(64)])
+        );
         assert_eq!(child.params["lr"], ParamValue::Float(0.1));
         assert_eq!(child.tags["k"], "v");
         assert_eq!(child.metrics["loss"], 1.0);
@@ -910,7 +911,10 @@ mod tests {
         assert_eq!(old.tags["team"], "ml");
         assert_eq!(old.note, "edited");
         assert_eq!(old.metrics["acc"], 0.75);
-        assert_eq!(store.distinct_keys("run_params").unwrap(), ["epochs", "layers", "lr"]);
+        assert_eq!(
+            store.distinct_keys("run_params").unwrap(),
+            ["epochs", "layers", "lr"]
+        );
         let n: i64 = store
             .conn
             .query_row(
