@@ -43,7 +43,13 @@ pub(crate) fn start_time(pid: u32) -> Option<String> {
         // Field 2 (the command) is in parentheses and may hold spaces or `)`: split after the
         // last `)`; the fields after it start at field 3, so field 22 is the 20th.
         let rest = &stat[stat.rfind(')')? + 1..];
-        let ticks = rest.split_whitespace().nth(19)?;
+        let mut fields = rest.split_whitespace();
+        // Field 3, the state: a zombie (Z) or dead (X) process has ended; it only waits to be
+        // reaped by its parent.
+        if matches!(fields.next(), Some("Z" | "X" | "x")) {
+            return None;
+        }
+        let ticks = fields.nth(18)?;
         let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
         Some(format!("linux:{}:{ticks}", boot.trim()))
     }

@@ -44,7 +44,10 @@ impl SystemSampler {
         let thread = std::thread::Builder::new()
             .name("cairn-sysmetrics".into())
             .spawn(move || {
-                let mut reader = Reader::new(pid);
+                // A platform sysinfo cannot read records nothing.
+                let Some(mut reader) = Reader::new(pid) else {
+                    return;
+                };
                 let mut index = 0;
                 loop {
                     match stopped.recv_timeout(every) {
@@ -82,14 +85,14 @@ struct Reader {
 }
 
 impl Reader {
-    fn new(pid: u32) -> Reader {
-        let mut system = sysinfo::System::new();
+    fn new(pid: u32) -> Option<Reader> {
+        let mut system = sysinfo::System::new().ok()?;
         system.refresh_cpu_usage();
-        Reader {
+        Some(Reader {
             system,
             pid: sysinfo::Pid::from_u32(pid),
             gpu: true,
-        }
+        })
     }
 
     fn read(&mut self) -> Vec<(&'static str, f64)> {

@@ -92,7 +92,7 @@ pub fn run(cli: &Cli, out: &Output, args: &LogArgs) -> Result<ExitCode, AppError
         let read = match read_line(&mut input, &mut buf) {
             Ok(r) => r,
             Err(e) => {
-                return fatal(AppError::io(
+                fatal(AppError::io(
                     format!("reading line {} of stdin", number + 1),
                     e,
                 ));
@@ -111,7 +111,7 @@ pub fn run(cli: &Cli, out: &Output, args: &LogArgs) -> Result<ExitCode, AppError
         };
         match result {
             Ok(()) => {}
-            Err(LineError::Fatal(e)) => return fatal(e),
+            Err(LineError::Fatal(e)) => fatal(e),
             Err(LineError::Input(msg)) if args.strict => {
                 eprintln!("error: {msg}");
                 let why = format!("cairn log --strict stopped at {msg}");
