@@ -224,10 +224,11 @@ fn hostile_input_is_reported_by_line_and_the_rest_recorded() {
         (4, "not UTF-8"),
         (5, "longer than 8 MiB"),
     ] {
-        assert!(
-            stderr.contains(&format!("line {line}: {what}")),
-            "{line}: {stderr}"
-        );
+        let reported = stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("cairn log: line {line}: ")))
+            .unwrap_or_else(|| panic!("line {line} not reported: {stderr}"));
+        assert!(reported.contains(what), "{line}: {reported}");
     }
     assert!(stderr.contains("4 of 8 lines were rejected"), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -292,7 +293,7 @@ fn typed_params_round_trip_and_search_compares_numbers() {
     assert_eq!(p["bn"], serde_json::json!({"type": "bool", "value": true}));
     assert_eq!(
         p["opt"],
-        serde_json::json!({"type": "string", "value": "adam"})
+        serde_json::json!({"type": "str", "value": "adam"})
     );
     assert_eq!(
         p["layers"],
@@ -359,7 +360,20 @@ fn system_metrics_are_sampled_while_a_run_is_open() {
         .write_all(b"{\"event\":\"start\",\"name\":\"sys\"}\n")
         .unwrap();
     stdin.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
+    // Samples are taken while the run is open: wait until it is on disk, then for samples.
+    let started = Instant::now();
+    while cairn_app::Workspace::open_waiting(&ws, Duration::from_secs(20))
+        .unwrap()
+        .run("sys")
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run never landed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
     stdin.write_all(b"{\"event\":\"end\"}\n").unwrap();
     drop(stdin);
     let out = child.wait_with_output().unwrap();
