@@ -620,7 +620,7 @@ impl Inner {
             .map_err(|_| AppError::new(ErrorCode::Internal, "a flush panicked"))?;
         let (mut changes, landing) = {
             let mut st = self.state.lock().map_err(|_| poisoned())?;
-            if st.pending.is_empty() && !(beat && !st.open.is_empty()) {
+            if st.pending.is_empty() && (!beat || st.open.is_empty()) {
                 st.last_flush = Instant::now();
                 return Ok(());
             }

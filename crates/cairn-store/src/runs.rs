@@ -524,15 +524,18 @@ fn distinct<'a>(ids: impl Iterator<Item = &'a RunId>) -> usize {
     ids.collect::<std::collections::BTreeSet<_>>().len()
 }
 
+/// A new run with the params and tags of its batch folded in.
+type MergedRun<'a> = (
+    &'a RunChanges,
+    BTreeMap<String, ParamValue>,
+    BTreeMap<String, String>,
+);
+
 /// New runs with their params and tags, through appenders. A run created and ended in the same
 /// batch is inserted with its end status.
 fn insert_new_runs(conn: &Connection, created: &[&RunChanges], seq: u64, now: &str) -> Result<()> {
     let ctx = "recording new runs";
-    let mut merged: Vec<(
-        &RunChanges,
-        BTreeMap<String, ParamValue>,
-        BTreeMap<String, String>,
-    )> = Vec::with_capacity(created.len());
+    let mut merged: Vec<MergedRun> = Vec::with_capacity(created.len());
     for c in created {
         let run = c.create.as_ref().expect("created");
         let mut params = run.params.clone();
