@@ -541,3 +541,39 @@ fn a_stream_that_ends_without_end_records_a_failed_run() {
     assert!(r.run.error.unwrap().contains("without an `end`"));
     assert_eq!(r.history["x"].len(), 1);
 }
+
+#[test]
+fn training_records_system_metrics_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(&dir.path().join("ws")).unwrap();
+    let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-data/breast_cancer.csv");
+    ws.import_dataset(
+        &csv,
+        None,
+        Default::default(),
+        &mut cairn_app::Progress::silent(),
+    )
+    .unwrap();
+    let run = ws
+        .train(
+            &cairn_app::TrainRequest {
+                dataset: "breast_cancer".into(),
+                target: "target".into(),
+                model: "logistic".into(),
+                seed: 1,
+                name: Some("sys".into()),
+                params: BTreeMap::from([("epochs".into(), ParamValue::Int(400))]),
+                system_metrics_every: Some(Duration::from_millis(100)),
+                ..Default::default()
+            },
+            &mut cairn_app::Progress::silent(),
+        )
+        .unwrap();
+    let d = ws.run(run.id.as_str()).unwrap();
+    let cpu = &d.history["system/cpu_percent"];
+    assert!(!cpu.is_empty());
+    assert!(cpu.iter().all(|p| (0.0..=100.0).contains(&p.value)));
+    let steps: Vec<u64> = cpu.iter().map(|p| p.step).collect();
+    assert_eq!(steps, (0..cpu.len() as u64).collect::<Vec<_>>());
+    assert!(d.run.metrics["system/rss_mb"] > 1.0);
+}
