@@ -2,8 +2,9 @@
 //! behind `cairn log` (docs/tracking.md).
 //!
 //! A [`LogSession`] buffers the changes of its runs (creation, params, tags, note, metric
-//! points, artifacts, end) and flushes them every `flush_every` events, at least every
-//! `flush_interval` (one second) while something is pending, and when asked. A flush opens the
+//! points, artifacts, end) and flushes them on a background thread once `flush_every` events
+//! are pending, at least every `flush_interval` (one second) while something is pending, and
+//! when asked; a caller that gets 16 × `flush_every` events ahead of the disk flushes itself. A flush opens the
 //! workspace with [`Workspace::open_waiting`], writes the whole buffer in ONE transaction
 //! ([`cairn_store::Store::write_runs`]), brings the search index up to date and releases the
 //! workspace lock. So:
@@ -33,6 +34,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// The caller flushes itself once this many times `flush_every` events are pending.
+const BACKPRESSURE: usize = 16;
 
 /// Called with each ended run once its end is durably written.
 pub type OnLanded = Arc<dyn Fn(&RunOutcome) + Send + Sync>;
@@ -607,9 +611,20 @@ impl Inner {
         Ok(outcome)
     }
 
+    /// Past `flush_every` pending events, asks the background thread to flush (the caller
+    /// goes on: parsing and writing overlap, and a slow write takes everything pending when it
+    /// ends); past [`BACKPRESSURE`] times that, the caller writes itself, so a writer that
+    /// outruns the disk waits instead of filling memory.
     fn flush_if_full(&self) -> Result<()> {
-        let full = self.lock()?.pending_events >= self.opts.flush_every;
-        if full { self.flush(false) } else { Ok(()) }
+        let pending = self.lock()?.pending_events;
+        if pending >= self.opts.flush_every.saturating_mul(BACKPRESSURE) {
+            self.flush(false)
+        } else {
+            if pending >= self.opts.flush_every {
+                self.tick.notify_all();
+            }
+            Ok(())
+        }
     }
 
     /// Writes what is pending in one transaction. `beat`: also when only heartbeats are due.
@@ -732,8 +747,8 @@ fn poisoned() -> AppError {
     )
 }
 
-/// Flushes on time (at least every `flush_interval` while something is pending) and writes
-/// heartbeats for open runs; ends when the session closes.
+/// Flushes when `flush_every` events are pending, at least every `flush_interval` while
+/// something is pending, and writes heartbeats for open runs; ends when the session closes.
 fn background_flush(inner: Weak<Inner>) {
     let step = Duration::from_millis(100);
     loop {
@@ -746,8 +761,8 @@ fn background_flush(inner: Weak<Inner>) {
             if st.closing {
                 return;
             }
-            let due =
-                !st.pending.is_empty() && st.last_flush.elapsed() >= inner.opts.flush_interval;
+            let due = st.pending_events >= inner.opts.flush_every
+                || (!st.pending.is_empty() && st.last_flush.elapsed() >= inner.opts.flush_interval);
             let beat = !st.open.is_empty() && st.last_beat.elapsed() >= process::HEARTBEAT_EVERY;
             (due, beat)
         };

@@ -197,6 +197,7 @@ fn flushes_land_by_count_and_by_time_and_report_ended_runs() {
         &root,
         LogOptions {
             flush_every: 100,
+            flush_interval: Duration::from_secs(3600),
             on_landed: Some(Arc::new(move |o: &RunOutcome| {
                 sink.lock().unwrap().push(o.clone())
             })),
@@ -209,28 +210,67 @@ fn flushes_land_by_count_and_by_time_and_report_ended_runs() {
     for i in 0..250 {
         run.metric("x", i as f64, None).unwrap();
     }
-    // 200 points are past two count-triggered flushes; the rest lands within a second.
-    let points = |root: &Path| -> usize {
+    let points = |root: &Path, id: &String| -> usize {
         let ws = Workspace::open_waiting(root, Duration::from_secs(10)).unwrap();
-        ws.run(id.as_str())
-            .unwrap()
-            .history
-            .get("x")
-            .map_or(0, Vec::len)
+        ws.run(id)
+            .map_or(0, |d| d.history.get("x").map_or(0, Vec::len))
     };
-    assert!(points(&root) >= 199);
-    std::thread::sleep(Duration::from_millis(1600));
-    assert_eq!(points(&root), 250);
+    let key = id.as_str().to_string();
+    // Past 100 pending events the background thread writes everything pending (the
+    // interval is an hour, so only the count can trigger it).
+    let started = std::time::Instant::now();
+    while points(&root, &key) < 250 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no count flush"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Below the count, points wait.
+    for i in 250..300 {
+        run.metric("x", i as f64, None).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(points(&root, &key), 250);
     assert!(landed.lock().unwrap().is_empty());
     let outcome = run.end(RunStatus::Failed, Some("diverged")).unwrap();
-    assert_eq!((outcome.metrics, outcome.status.as_str()), (250, "failed"));
+    assert_eq!((outcome.metrics, outcome.status.as_str()), (300, "failed"));
     s.flush().unwrap();
+    assert_eq!(points(&root, &key), 300);
     assert_eq!(landed.lock().unwrap().as_slice(), [outcome]);
     s.close("").unwrap();
     let ws = Workspace::open(&root).unwrap();
-    let r = ws.run(id.as_str()).unwrap().run;
+    let r = ws.run(&key).unwrap().run;
     assert_eq!(r.status, RunStatus::Failed);
     assert_eq!(r.error.as_deref(), Some("diverged"));
+    drop(ws);
+
+    // By time: one point, far below the count, lands within the interval.
+    let s = LogSession::open(
+        &root,
+        LogOptions {
+            flush_interval: Duration::from_millis(200),
+            ..LogOptions::default()
+        },
+    )
+    .unwrap();
+    let run = s
+        .start(RunStart {
+            name: Some("timed".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    run.metric("x", 1.0, None).unwrap();
+    let started = std::time::Instant::now();
+    while points(&root, &"timed".to_string()) < 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no timed flush"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.end(RunStatus::Finished, None).unwrap();
+    s.close("").unwrap();
 }
 
 #[test]

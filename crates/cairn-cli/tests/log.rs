@@ -118,11 +118,9 @@ fn sigkill_keeps_every_flushed_batch_and_the_run_is_found_killed() {
         .iter()
         .map(|p| p["step"].as_u64().unwrap())
         .collect();
-    assert!(
-        steps.len() == 999 || steps.len() == 1299,
-        "whole batches only: {} points",
-        steps.len()
-    );
+    // Everything up to the last flushed batch, in order, without a gap (a batch lands whole;
+    // a timed flush may have written some of the last 300 before the kill).
+    assert!(steps.len() >= 999, "{} points", steps.len());
     assert_eq!(steps, (0..steps.len() as u64).collect::<Vec<_>>());
     assert_eq!(shown["params"]["lr"]["value"], 0.1);
 
