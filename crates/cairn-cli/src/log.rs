@@ -14,8 +14,8 @@ use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct LogArgs {
-    /// Write to the workspace every N events (a metric point, param, tag, … counts one), and
-    /// at least every second while something is pending.
+    /// Write to the workspace once N events are pending (a metric point, param, tag, …
+    /// counts one), and at least every second while something is pending.
     #[arg(long, value_name = "N", default_value_t = 5_000)]
     flush_every: usize,
     /// How long a flush waits for another process to release the workspace.
