@@ -617,3 +617,25 @@ fn training_records_system_metrics_when_asked() {
     assert_eq!(steps, (0..cpu.len() as u64).collect::<Vec<_>>());
     assert!(d.run.metrics["system/rss_mb"] > 1.0);
 }
+
+#[test]
+fn open_waiting_waits_for_the_holder_then_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("ws");
+    let held = Workspace::open(&root).unwrap();
+    let started = std::time::Instant::now();
+    let err = Workspace::open_waiting(&root, Duration::from_millis(300))
+        .err()
+        .unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(err.code, cairn_app::ErrorCode::WorkspaceLocked);
+    assert!(err.message.contains("in use by"), "{}", err.message);
+    // Released within the timeout: the waiter gets it.
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        drop(held);
+    });
+    let ws = Workspace::open_waiting(&root, Duration::from_secs(20)).unwrap();
+    release.join().unwrap();
+    assert_eq!(ws.info().unwrap().runs, 0);
+}
