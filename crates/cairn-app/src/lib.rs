@@ -1,5 +1,6 @@
 //! The one API boundary of Cairn: a [`Workspace`] handle and the use cases the CLI and the
-//! desktop app both call — import, train, list, search, bundle, demo.
+//! desktop app both call — import, train, record runs from outside (`log`), list, search,
+//! bundle, demo.
 //!
 //! This is the only crate that wires the engines (`cairn-store`, `cairn-train`, `cairn-search`,
 //! `cairn-bundle`) together. It must not know clap, Tauri, terminals or windows: it reports
@@ -13,8 +14,12 @@ mod environment;
 mod error;
 pub mod json;
 mod lock;
+mod log;
+mod log_stream;
 mod predict;
+mod process;
 mod search;
+mod sysmetrics;
 mod train;
 mod workspace;
 
@@ -34,8 +39,11 @@ pub use cairn_train::devices::{DeviceReport, discover as discover_devices};
 pub use cairn_train::{DeviceChoice, ModelKind, params_for};
 pub use demo::DemoSummary;
 pub use error::{AppError, ErrorCode};
+pub use log::{LogOptions, LogSession, OnLanded, RunLogger, RunOutcome, RunStart};
+pub use log_stream::{LineError, LogEvent, LogStream, MAX_LINE_BYTES, parse_line};
 pub use predict::{PredictSummary, RecordPrediction};
 pub use search::{ATTRIBUTES, DATASET_KEYS, SearchOutcome, parse_query};
+pub use sysmetrics::{SystemSample, SystemSampler};
 pub use train::{RunEvaluation, TrainRequest};
 pub use workspace::{RunDetail, Workspace, default_workspace_dir};
 

@@ -34,6 +34,9 @@ pub struct TrainRequest {
     /// data, target, model, seed and params are the old run's; `name`, `tags` and `device`
     /// still apply.
     pub resume: Option<String>,
+    /// Sample system metrics (`system/cpu_percent`, `system/rss_mb`, GPU) this often while
+    /// training (`None`: off).
+    pub system_metrics_every: Option<std::time::Duration>,
 }
 
 /// Artifact paths inside a run (and inside its bundle).
@@ -65,7 +68,11 @@ struct Recorder<'a> {
     /// When the last batch was written; `None` before the first.
     flushed_at: Option<std::time::Instant>,
     error: Option<AppError>,
+    /// System metric points sampled since the last flush.
+    system: Option<SystemPoints>,
 }
+
+type SystemPoints = std::sync::Arc<std::sync::Mutex<Vec<(String, u64, f64)>>>;
 
 /// Metric points are written in batches: at most this often (and at the end of training), so
 /// a kill loses at most this much history. The first epoch is written at once.
@@ -79,6 +86,11 @@ impl Recorder<'_> {
 
     fn flush(&mut self) -> std::result::Result<(), cairn_store::StoreError> {
         self.flushed_at = Some(std::time::Instant::now());
+        if let Some(system) = &self.system
+            && let Ok(mut points) = system.lock()
+        {
+            self.pending.append(&mut points);
+        }
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -269,6 +281,7 @@ impl Workspace {
         let mut environment =
             environment::capture(&self.store.engine_version()?, plan.seed, &version.hash);
         environment["device"] = cairn_train::device::describe(&device).into();
+        let (pid, pid_started) = crate::process::current();
         self.store.insert_run(&NewRun {
             id: id.clone(),
             name,
@@ -280,9 +293,29 @@ impl Workspace {
             params,
             tags,
             environment,
-            pid: std::process::id(),
+            pid,
+            pid_started,
+            source: "train".into(),
+            note: String::new(),
+            parent_id: None,
+            status: RunStatus::Running,
         })?;
         self.reindex()?;
+        let system: Option<SystemPoints> = req.system_metrics_every.map(|_| Default::default());
+        let _sampler = req
+            .system_metrics_every
+            .zip(system.clone())
+            .map(|(every, sink)| {
+                crate::sysmetrics::SystemSampler::start(every, pid, move |s| {
+                    if let Ok(mut points) = sink.lock() {
+                        points.extend(
+                            s.values
+                                .into_iter()
+                                .map(|(k, v)| (k.to_string(), s.index, v)),
+                        );
+                    }
+                })
+            });
 
         let result = {
             let mut rec = Recorder {
@@ -292,6 +325,7 @@ impl Workspace {
                 pending: Vec::new(),
                 flushed_at: None,
                 error: None,
+                system,
             };
             let out = cairn_train::train(
                 &frame,

@@ -53,6 +53,8 @@ pub struct RunDetail {
     pub run: Run,
     pub history: BTreeMap<String, Vec<MetricPoint>>,
     pub artifacts: Vec<ArtifactRef>,
+    /// How many runs name this one as their parent.
+    pub children: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -95,7 +97,7 @@ impl Workspace {
         }
         let store = Store::open(&root.join("cairn.duckdb"))?;
         let recovered: Vec<String> = store
-            .mark_orphaned_runs_killed()?
+            .mark_orphaned_runs_killed(crate::process::orphan_reason)?
             .into_iter()
             .map(|id| id.as_str().to_string())
             .collect();
@@ -113,6 +115,24 @@ impl Workspace {
         };
         ws.catch_up_index()?;
         Ok(ws)
+    }
+
+    /// [`Workspace::open`], waiting up to `timeout` while another process holds the workspace
+    /// lock; after that, the same "in use by …" error as `open`. Loggers that hold the lock
+    /// only while they flush take turns this way.
+    pub fn open_waiting(root: &Path, timeout: std::time::Duration) -> Result<Workspace> {
+        let started = std::time::Instant::now();
+        // Spread retries of processes that wait together.
+        let mut pause = std::time::Duration::from_millis(2 + u64::from(std::process::id() % 7));
+        loop {
+            match Workspace::open(root) {
+                Err(e) if e.code == ErrorCode::WorkspaceLocked && started.elapsed() < timeout => {
+                    std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
+                    pause = (pause * 2).min(std::time::Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -170,7 +190,7 @@ impl Workspace {
 
     pub fn info(&self) -> Result<WorkspaceInfo> {
         let datasets = self.datasets()?.len();
-        let runs = self.store.list_runs()?.len();
+        let runs = self.store.count_runs()?;
         Ok(WorkspaceInfo {
             path: self.root.display().to_string(),
             schema_version: self.store.schema_version()?,
@@ -216,10 +236,12 @@ impl Workspace {
             .into_iter()
             .map(|(path, sha256, size)| ArtifactRef { path, sha256, size })
             .collect();
+        let children = self.store.count_children(&run.id)?;
         Ok(RunDetail {
             run,
             history,
             artifacts,
+            children,
         })
     }
 

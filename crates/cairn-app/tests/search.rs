@@ -41,6 +41,11 @@ fn write_behind_the_index(root: &Path) -> RunId {
             tags: BTreeMap::from([("team".into(), "risk".into())]),
             environment: serde_json::json!({}),
             pid: std::process::id(),
+            pid_started: None,
+            source: "train".into(),
+            note: String::new(),
+            parent_id: None,
+            status: RunStatus::Running,
         })
         .unwrap();
     store

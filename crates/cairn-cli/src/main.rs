@@ -2,6 +2,7 @@
 //! print the result for people (tables, progress bars) or for programs (`--json`).
 
 mod data;
+mod log;
 mod model;
 mod output;
 mod progress;
@@ -50,6 +51,8 @@ enum Command {
         /// linear, logistic, mlp or cnn (default: all).
         model: Option<String>,
     },
+    /// Record runs from JSON lines on stdin, one event per line (docs/tracking.md).
+    Log(log::LogArgs),
     /// List and inspect runs.
     #[command(subcommand)]
     Runs(RunsCommand),
@@ -121,15 +124,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn workspace_dir(cli: &Cli) -> Result<PathBuf, AppError> {
+pub(crate) fn workspace_dir(cli: &Cli) -> Result<PathBuf, AppError> {
     match &cli.workspace {
         Some(dir) => Ok(dir.clone()),
         None => cairn_app::default_workspace_dir(),
     }
 }
 
+/// Opens the workspace, waiting a moment if another process holds it: loggers (`cairn log`,
+/// the Rust API) hold it only while they flush.
 pub(crate) fn open(cli: &Cli) -> Result<Workspace, AppError> {
-    Workspace::open(&workspace_dir(cli)?)
+    Workspace::open_waiting(&workspace_dir(cli)?, std::time::Duration::from_secs(3))
 }
 
 fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
@@ -141,6 +146,7 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
         Command::Data(cmd) => return data::run(cli, out, cmd),
         Command::Train(args) => return model::train(cli, out, args),
         Command::Predict(args) => return model::predict(cli, out, args),
+        Command::Log(args) => return log::run(cli, out, args),
         Command::Devices => return model::devices(out),
         Command::Models { model: m } => return model::models(out, m.as_deref()),
         Command::Runs(RunsCommand::List) => out.runs(&open(cli)?.runs()?)?,

@@ -37,6 +37,9 @@ pub struct TrainArgs {
     /// Continue RUN from its last checkpoint, in a new run with the same data and params.
     #[arg(long, value_name = "RUN", conflicts_with_all = ["data", "target", "params"])]
     resume: Option<String>,
+    /// Record system metrics (CPU %, memory, GPU) every SECS seconds while training; 0 = off.
+    #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+    system_metrics_every: f64,
 }
 
 #[derive(Args)]
@@ -84,6 +87,10 @@ fn train_request(args: &TrainArgs) -> Result<TrainRequest, AppError> {
         params,
         device: device(&args.device)?,
         resume: args.resume.clone(),
+        system_metrics_every: crate::log::seconds(
+            "--system-metrics-every",
+            args.system_metrics_every,
+        )?,
     })
 }
 

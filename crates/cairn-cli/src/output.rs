@@ -158,15 +158,29 @@ impl Output {
                 .map(|e| format!(" — {e}"))
                 .unwrap_or_default()
         );
-        println!(
-            "model     {}  target {}  seed {}",
-            r.model, r.target, r.seed
-        );
-        println!(
-            "data      {} ({})",
-            r.dataset,
-            &r.dataset_hash[..12.min(r.dataset_hash.len())]
-        );
+        // Runs recorded with `cairn log` may have no model, target or data set.
+        if !r.model.is_empty() || !r.target.is_empty() {
+            println!(
+                "model     {}  target {}  seed {}",
+                r.model, r.target, r.seed
+            );
+        }
+        if !r.dataset.is_empty() {
+            println!(
+                "data      {} ({})",
+                r.dataset,
+                &r.dataset_hash[..12.min(r.dataset_hash.len())]
+            );
+        }
+        if let Some(parent) = &r.parent_id {
+            println!("parent    {parent}");
+        }
+        if d.children > 0 {
+            println!(
+                "children  {} runs (attributes.parent_run_id = '{}')",
+                d.children, r.id
+            );
+        }
         println!(
             "created   {}{}",
             r.created_at,
@@ -184,6 +198,11 @@ impl Output {
                     .collect::<Vec<_>>()
                     .join("  ")
             );
+        }
+        if !r.note.is_empty() {
+            for (i, line) in r.note.lines().enumerate() {
+                println!("{}{line}", if i == 0 { "note      " } else { "          " });
+            }
         }
         println!(
             "params    {}",

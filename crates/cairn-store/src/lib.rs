@@ -22,7 +22,7 @@ pub use cairn_core::FileFormat;
 pub use error::{ImportError, StoreError};
 pub use ingest::{ImportOutcome, ImportRequest};
 pub use migrate::SCHEMA_VERSION;
-pub use runs::NewRun;
+pub use runs::{LiveRun, NewRun, RunChanges};
 pub use versions::{DeleteOutcome, Page};
 
 use duckdb::Connection;

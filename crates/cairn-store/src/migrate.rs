@@ -81,6 +81,17 @@ const MIGRATIONS: &[&str] = &[
         created_at VARCHAR NOT NULL
     );
     "#,
+    // 3: recording runs from anywhere (issue 5): a markdown note, the parent run, where the run
+    // was recorded from ('train', 'log', 'api'), and its owner process's start time and last
+    // heartbeat, so a run whose process died is told from one whose process is alive.
+    // (DuckDB cannot add a column with a NOT NULL constraint; `note` is read with coalesce.)
+    r#"
+    ALTER TABLE runs ADD COLUMN note VARCHAR DEFAULT '';
+    ALTER TABLE runs ADD COLUMN parent_id VARCHAR;
+    ALTER TABLE runs ADD COLUMN source VARCHAR;
+    ALTER TABLE runs ADD COLUMN pid_started VARCHAR;
+    ALTER TABLE runs ADD COLUMN heartbeat_at VARCHAR;
+    "#,
 ];
 
 /// The schema version this build writes.
