@@ -7,6 +7,7 @@
 
 mod artifacts;
 mod bundle;
+mod compare;
 mod data;
 mod demo;
 mod environment;
@@ -19,6 +20,7 @@ mod train;
 mod workspace;
 
 pub use bundle::{BundleSummary, verify_bundle};
+pub use compare::{CompareOptions, HISTORY_FORMAT_VERSION, HistoryFormat};
 pub use cairn_bundle::{Problem, VerifyReport};
 pub use cairn_core::diff::DatasetDiff;
 pub use cairn_core::profile::DatasetProfile;
