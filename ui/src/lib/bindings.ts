@@ -265,3 +265,9 @@ confusion_matrix: Array<Array<number>>, per_class: Array<ClassScores>,
  */
 y_true: Array<number>, y_pred: Array<number>, };
 export type ClassScores = { class: string, precision: number, recall: number, f1: number, support: number, };
+export type RunComparison = { runs: Array<ComparedRun>, params: Array<ParamComparison>, metrics: Array<MetricComparison>, max_points: number, };
+export type ComparedRun = { id: string, name: string, status: string, model: string, dataset: string, };
+export type ParamComparison = { key: string, values: Array<JsonValue>, differs: boolean, };
+export type MetricComparison = { key: string, finals: Array<FinalMetric | null>, series: Array<SampledSeries | null>, };
+export type FinalMetric = { last: number, min: number, max: number, count: number, };
+export type SampledSeries = { total: number, points: Array<MetricPoint>, };
