@@ -61,7 +61,11 @@ fn seeded_run(i: usize, at_ms: u64, long_points: u64, rng: &mut SplitMix64) -> R
     for step in 1..=loss_steps {
         let t = step as f64 / loss_steps as f64 * 40.0;
         let noise = 0.02 * (rng.next_f64() - 0.5);
-        metrics.push(("loss".into(), step, 1.2 * (-t * lr.sqrt()).exp() + 0.1 + noise));
+        metrics.push((
+            "loss".into(),
+            step,
+            1.2 * (-t * lr.sqrt()).exp() + 0.1 + noise,
+        ));
     }
     for step in 1..=40u64 {
         let acc = skill * (1.0 - (-(step as f64) / 8.0).exp());
@@ -110,7 +114,10 @@ fn seeded_run(i: usize, at_ms: u64, long_points: u64, rng: &mut SplitMix64) -> R
 fn run_id_at(ms: u64, rng: &mut SplitMix64) -> RunId {
     let rand_a = rng.next_u64() & 0x0fff;
     let rand_b = (rng.next_u64() & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
-    RunId::from_stored(format!("{:012x}7{rand_a:03x}{rand_b:016x}", ms & 0xffff_ffff_ffff))
+    RunId::from_stored(format!(
+        "{:012x}7{rand_a:03x}{rand_b:016x}",
+        ms & 0xffff_ffff_ffff
+    ))
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since 1970 (the proleptic Gregorian calendar).

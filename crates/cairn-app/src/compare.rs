@@ -73,7 +73,7 @@ impl Workspace {
         let ids: Vec<_> = runs.iter().map(|r| r.id.clone()).collect();
         let wanted = (!options.metrics.is_empty()).then_some(options.metrics.as_slice());
 
-        let summaries = self.store.metric_summaries(Some(&ids))?;
+        let summaries = self.store.metric_summaries(Some(ids.as_slice()))?;
         let mut metrics: BTreeMap<String, MetricComparison> = BTreeMap::new();
         for (i, run) in runs.iter().enumerate() {
             for (key, s) in summaries.get(run.id.as_str()).into_iter().flatten() {
@@ -180,8 +180,7 @@ impl Workspace {
                     "series": series,
                 });
                 let mut w = std::io::BufWriter::new(out);
-                serde_json::to_writer(&mut w, &doc)
-                    .map_err(|e| io(std::io::Error::other(e)))?;
+                serde_json::to_writer(&mut w, &doc).map_err(|e| io(std::io::Error::other(e)))?;
                 writeln!(w).map_err(io)?;
                 w.flush().map_err(io)?;
             }
@@ -233,8 +232,7 @@ fn param_table(runs: &[Run]) -> Vec<ParamComparison> {
     let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
     keys.into_iter()
         .map(|key| {
-            let values: Vec<Option<&ParamValue>> =
-                runs.iter().map(|r| r.params.get(key)).collect();
+            let values: Vec<Option<&ParamValue>> = runs.iter().map(|r| r.params.get(key)).collect();
             let differs = values.windows(2).any(|w| !same_param(w[0], w[1]));
             ParamComparison {
                 key: key.clone(),
@@ -253,9 +251,10 @@ fn same_param(a: Option<&ParamValue>, b: Option<&ParamValue>) -> bool {
     match (a, b) {
         (None, None) => true,
         (Some(a), Some(b)) => match (a, b) {
-            (ParamValue::Int(_) | ParamValue::Float(_), ParamValue::Int(_) | ParamValue::Float(_)) => {
-                a.as_f64() == b.as_f64()
-            }
+            (
+                ParamValue::Int(_) | ParamValue::Float(_),
+                ParamValue::Int(_) | ParamValue::Float(_),
+            ) => a.as_f64() == b.as_f64(),
             _ => a == b,
         },
         _ => false,

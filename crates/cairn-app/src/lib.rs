@@ -20,7 +20,6 @@ mod train;
 mod workspace;
 
 pub use bundle::{BundleSummary, verify_bundle};
-pub use compare::{CompareOptions, HISTORY_FORMAT_VERSION, HistoryFormat};
 pub use cairn_bundle::{Problem, VerifyReport};
 pub use cairn_core::diff::DatasetDiff;
 pub use cairn_core::profile::DatasetProfile;
@@ -34,6 +33,7 @@ pub use cairn_core::{
 pub use cairn_store::{ImportOutcome, Page};
 pub use cairn_train::devices::{DeviceReport, discover as discover_devices};
 pub use cairn_train::{DeviceChoice, ModelKind, params_for};
+pub use compare::{CompareOptions, HISTORY_FORMAT_VERSION, HistoryFormat};
 pub use demo::DemoSummary;
 pub use error::{AppError, ErrorCode};
 pub use predict::{PredictSummary, RecordPrediction};

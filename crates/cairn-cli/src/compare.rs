@@ -81,7 +81,13 @@ fn print_comparison(c: &RunComparison) {
         .params
         .iter()
         .filter(|p| !p.differs)
-        .map(|p| format!("{}={}", p.key, p.values.first().map_or("-".into(), param_text)))
+        .map(|p| {
+            format!(
+                "{}={}",
+                p.key,
+                p.values.first().map_or("-".into(), param_text)
+            )
+        })
         .collect();
     if !same.is_empty() {
         println!("same in every run: {}", same.join("  "));

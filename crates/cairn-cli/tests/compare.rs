@@ -45,7 +45,7 @@ fn train(ws: &Path, name: &str, params: &[&str]) {
         "--name", name,
     ];
     for p in params {
-        args.extend(["--param", p]);
+        args.extend(["--param", *p]);
     }
     ok(&cairn(ws, &args));
 }
@@ -118,14 +118,23 @@ fn compare_shows_exactly_the_differing_params_and_the_final_metrics_of_runs_show
         .as_array()
         .unwrap()
         .iter()
-        .find(|m| m["key"] == "loss")
-        .expect("a loss history");
+        .find(|m| m["key"] == "train_loss")
+        .expect("a train_loss history");
     assert_eq!(loss["series"][0]["points"].as_array().unwrap().len(), 6);
 
     // Three runs: lr and epochs differ.
     let c = json(&cairn(
         &ws,
-        &["runs", "compare", "slow", "fast", "long", "--json", "--metric", "loss"],
+        &[
+            "runs",
+            "compare",
+            "slow",
+            "fast",
+            "long",
+            "--json",
+            "--metric",
+            "train_loss",
+        ],
     ));
     assert_eq!(differing(&c), ["epochs", "lr"]);
     let keys: Vec<&str> = c["metrics"]
@@ -134,38 +143,62 @@ fn compare_shows_exactly_the_differing_params_and_the_final_metrics_of_runs_show
         .iter()
         .map(|m| m["key"].as_str().unwrap())
         .collect();
-    assert_eq!(keys, ["loss"], "--metric keeps only that metric");
+    assert_eq!(keys, ["train_loss"], "--metric keeps only that metric");
 
     // Text: the differences first, then the final metrics.
     let text = ok(&cairn(&ws, &["runs", "compare", "slow", "fast"]));
     let diff_at = text.find("params that differ: 1 of").expect(&text);
     let finals_at = text.find("final metrics").expect(&text);
     assert!(diff_at < finals_at, "{text}");
-    assert!(text.lines().any(|l| l.starts_with("lr ") && l.contains("0.01") && l.contains("0.2")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("lr ") && l.contains("0.01") && l.contains("0.2")),
+        "{text}"
+    );
 
     // Full histories as CSV and JSON.
     let csv = dir.path().join("h.csv");
     ok(&cairn(
         &ws,
-        &["runs", "compare", "slow", "long", "--metric", "loss", "--history", csv.to_str().unwrap()],
+        &[
+            "runs",
+            "compare",
+            "slow",
+            "long",
+            "--metric",
+            "train_loss",
+            "--history",
+            csv.to_str().unwrap(),
+        ],
     ));
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("run_id,run_name,key,step,value"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 6 + 9);
-    assert!(rows[..6].iter().all(|r| r[1] == "slow" && r[2] == "loss"));
+    assert!(
+        rows[..6]
+            .iter()
+            .all(|r| r[1] == "slow" && r[2] == "train_loss")
+    );
     assert!(rows[6..].iter().all(|r| r[1] == "long"));
     let steps: Vec<&str> = rows[6..].iter().map(|r| r[3]).collect();
     assert_eq!(steps, ["1", "2", "3", "4", "5", "6", "7", "8", "9"]);
     let last: f64 = rows[14][4].parse().unwrap();
     let shown = json(&cairn(&ws, &["runs", "show", "long", "--json"]));
-    assert_eq!(last, shown["metrics"]["loss"].as_f64().unwrap());
+    assert_eq!(last, shown["metrics"]["train_loss"].as_f64().unwrap());
 
     let js = dir.path().join("h.json");
     ok(&cairn(
         &ws,
-        &["runs", "compare", "slow", "long", "--history", js.to_str().unwrap()],
+        &[
+            "runs",
+            "compare",
+            "slow",
+            "long",
+            "--history",
+            js.to_str().unwrap(),
+        ],
     ));
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(&js).unwrap()).unwrap();
     assert_eq!(doc["format_version"], 1);
@@ -173,7 +206,7 @@ fn compare_shows_exactly_the_differing_params_and_the_final_metrics_of_runs_show
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["run_name"] == "long" && s["key"] == "loss")
+        .find(|s| s["run_name"] == "long" && s["key"] == "train_loss")
         .unwrap();
     assert_eq!(loss["steps"].as_array().unwrap().len(), 9);
     assert_eq!(loss["values"][8].as_f64().unwrap(), last);
@@ -222,15 +255,28 @@ fn a_million_point_series_is_downsampled_to_two_thousand_points() {
             ids.push(id);
         }
     }
-    let c = json(&cairn(&ws, &["runs", "compare", "million", "short", "--json"]));
+    let c = json(&cairn(
+        &ws,
+        &["runs", "compare", "million", "short", "--json"],
+    ));
     assert_eq!(c["max_points"], 2000);
-    assert!(c["params"].as_array().unwrap().iter().all(|p| p["differs"] == false));
+    assert!(
+        c["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["differs"] == false)
+    );
     let loss = &c["metrics"][0];
     assert_eq!(loss["key"], "loss");
     let long = &loss["series"][0];
     assert_eq!(long["total"], 1_000_000);
     let points = long["points"].as_array().unwrap();
-    assert!(points.len() <= 2000 && points.len() >= 1000, "{}", points.len());
+    assert!(
+        points.len() <= 2000 && points.len() >= 1000,
+        "{}",
+        points.len()
+    );
     assert_eq!(points[0]["step"], 0);
     assert_eq!(points[points.len() - 1]["step"], 999_999);
     assert!(
@@ -239,6 +285,12 @@ fn a_million_point_series_is_downsampled_to_two_thousand_points() {
     );
     assert_eq!(loss["finals"][0]["max"], 100.0 + 1.0 / 777_778.0);
     let short = &loss["series"][1];
-    assert_eq!((short["total"].as_u64(), short["points"].as_array().unwrap().len()), (Some(50), 50));
+    assert_eq!(
+        (
+            short["total"].as_u64(),
+            short["points"].as_array().unwrap().len()
+        ),
+        (Some(50), 50)
+    );
     assert_eq!(ids.len(), 2);
 }

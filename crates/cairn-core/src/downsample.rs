@@ -97,7 +97,7 @@ mod tests {
         let s = series(&[1.0, 2.0, 3.0]);
         assert_eq!(lttb(&s, 3), s);
         assert_eq!(lttb(&s, 1000), s);
-        assert_eq!(lttb(&[], 10), vec![]);
+        assert_eq!(lttb(&[], 10), Vec::<MetricPoint>::new());
         // Below 3 is taken as 3.
         assert_eq!(lttb(&s, 1), s);
     }

@@ -5,8 +5,8 @@
 //! no files, no clock other than what callers hand in. Every other crate speaks in these types.
 
 pub mod dataset;
-pub mod downsample;
 pub mod diff;
+pub mod downsample;
 pub mod frame;
 pub mod hash;
 pub mod param;

@@ -146,7 +146,7 @@ mod tests {
             ]
         );
         let only = store
-            .metric_series(&[a.clone(), b], Some(&["loss".to_string()]))
+            .metric_series(&[a.clone(), b], Some(&["loss".to_string()][..]))
             .unwrap();
         assert_eq!(only.len(), 2);
         assert_eq!(only[0].points[2].value, 0.4);

@@ -20,8 +20,8 @@ mod sql;
 mod versions;
 mod watch;
 
-pub use cairn_core::FileFormat;
 pub use bulk::RecordedRun;
+pub use cairn_core::FileFormat;
 pub use error::{ImportError, StoreError};
 pub use history::MetricSeries;
 pub use ingest::{ImportOutcome, ImportRequest};
