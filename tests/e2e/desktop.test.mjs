@@ -980,7 +980,7 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       await session.waitFor('the query error', 'return !!document.querySelector(\'[data-testid="query-error"]\');');
       assert.equal(await session.attr('[data-testid="query-error"]', 'data-code'), 'query');
       assert.equal(await session.attr('[data-testid="query-error"]', 'data-column'), '24');
-      assert.ok((await session.textOf('[data-testid="query-error"] pre')).includes('column 24'));
+      assert.ok((await session.textOf('[data-testid="query-error"] .message')).includes('column 24'));
       await runsShot('error');
     });
     await step('a filter and an order', async () => {
