@@ -930,6 +930,16 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
     );
     await sleep(150);
   };
+  /** Shows (or hides) a column through the chooser; the choice may be stored from an earlier run. */
+  const ensureColumn = async (key, shown) => {
+    const header = `[data-testid="sort-header"][data-key=${cssString(key)}]`;
+    if ((await session.count(header)) === (shown ? 1 : 0)) return;
+    const wasOpen = (await session.count('[data-testid="column-chooser"]')) > 0;
+    if (!wasOpen) await session.clickCss('[data-testid="columns-button"]');
+    await session.clickCss(`[data-testid="column-option"][data-key=${cssString(key)}]`);
+    await session.waitFor(`column ${key} ${shown ? 'shown' : 'hidden'}`, 'return document.querySelectorAll(arguments[0]).length === arguments[1];', [header, shown ? 1 : 0]);
+    if (!wasOpen) await session.clickCss('[data-testid="columns-button"]');
+  };
   /** Every run in the workspace, as the overview counts them. */
   let workspaceRuns = 0;
 
@@ -984,6 +994,7 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       await runsShot('error');
     });
     await step('a filter and an order', async () => {
+      await ensureColumn('metrics.val_accuracy', true);
       await search("params.optimizer = 'adam' AND metrics.val_accuracy > 0.8 ORDER BY metrics.val_accuracy DESC");
       assert.equal(await session.count('[data-testid="query-error"]'), 0);
       const n = await runsTotal();
@@ -1026,6 +1037,7 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
     });
     await step('column chooser', async () => {
       await search('');
+      await ensureColumn('params.batch_size', false);
       await session.clickCss('[data-testid="columns-button"]');
       await session.waitFor('the chooser', 'return !!document.querySelector(\'[data-testid="column-chooser"]\');');
       assert.equal(await session.count('[data-testid="sort-header"][data-key="params.batch_size"]'), 0);
