@@ -49,8 +49,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn seeded_run(i: usize, at_ms: u64, long_points: u64, rng: &mut SplitMix64) -> RecordedRun {
-    let model = if i % 3 == 0 { "logistic" } else { "mlp" };
-    let lr = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3][rng.next_u64() as usize % 6];
+    let model = if i.is_multiple_of(3) {
+        "logistic"
+    } else {
+        "mlp"
+    };
+    let lr: f64 = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3][rng.next_u64() as usize % 6];
     let epochs = [10i64, 20, 40, 80][rng.next_u64() as usize % 4];
     let batch_size = [16i64, 32, 64, 128][rng.next_u64() as usize % 4];
     let optimizer = ["adam", "sgd", "adamw"][rng.next_u64() as usize % 3];
