@@ -135,7 +135,8 @@ describe('virtual window', () => {
 
 describe('columns', () => {
   it('defaults to the usual scores and knobs that exist', () => {
-    expect(defaultColumns(KEYS)).toEqual(['metrics.test_accuracy', 'metrics.val_accuracy', 'metrics.loss', 'params.lr', 'params.epochs']);
+    expect(defaultColumns(KEYS)).toEqual(['metrics.test_accuracy', 'metrics.val_accuracy', 'metrics.loss', 'params.lr']);
+    expect(defaultColumns({ ...KEYS, metrics: ['loss'] })).toEqual(['metrics.loss', 'params.lr', 'params.epochs', 'params.optimizer']);
   });
 
   it('reads stored choices defensively', () => {

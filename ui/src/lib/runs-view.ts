@@ -229,7 +229,8 @@ export const COLUMNS_STORAGE_KEY = 'cairn.runs.columns';
 /** What to show when nothing was chosen yet: the usual scores and the usual knobs that exist. */
 export function defaultColumns(keys: RunKeys): string[] {
   const metrics = ['test_accuracy', 'val_accuracy', 'loss', 'test_r2', 'test_rmse'].filter((k) => keys.metrics.includes(k)).slice(0, 3);
-  const params = ['lr', 'epochs', 'optimizer'].filter((k) => keys.params.includes(k)).slice(0, 2);
+  // Four value columns fit beside the fixed ones in the default window (1280 px).
+  const params = ['lr', 'epochs', 'optimizer'].filter((k) => keys.params.includes(k)).slice(0, Math.max(1, 4 - metrics.length));
   return [...metrics.map((k) => keyText('metrics', k)), ...params.map((k) => keyText('params', k))];
 }
 
