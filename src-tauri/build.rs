@@ -26,6 +26,9 @@ fn main() {
         "start_training",
         "cancel_training",
         "run_page",
+        "search_runs",
+        "run_keys",
+        "compare_runs",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script");

@@ -3,8 +3,8 @@
 use crate::AppState;
 use cairn_app::Workspace;
 use cairn_app::json::{
-    AppError, DatasetDetail, DatasetSummary, RowPage, RunPage, RunSummary, TrainChoices, TrainForm,
-    TrainProgress, WorkspaceInfo,
+    AppError, DatasetDetail, DatasetSummary, RowPage, RunComparison, RunKeys, RunPage, RunSummary,
+    SearchPage, TrainChoices, TrainForm, TrainProgress, WorkspaceInfo,
 };
 use tauri::ipc::Channel;
 
@@ -169,4 +169,42 @@ pub async fn run_page(state: tauri::State<'_, AppState>, key: String) -> Result<
         Ok(RunPage::new(ws.run(&key)?, ws.run_evaluation(&key)?))
     })
     .await
+}
+
+/// Runs matching `query` (docs/query-language.md; empty = every run, newest first), the page
+/// `offset .. offset + limit`. A query that does not parse is an error with code `query` whose
+/// message names the column.
+#[tauri::command]
+pub async fn search_runs(
+    state: tauri::State<'_, AppState>,
+    query: String,
+    limit: u32,
+    offset: u64,
+) -> Result<SearchPage, AppError> {
+    with_workspace(&state, move |ws| {
+        ws.search_runs(&query, limit as usize, offset as usize)
+    })
+    .await
+}
+
+/// The metric, param, tag, attribute and data set names a query can use.
+#[tauri::command]
+pub async fn run_keys(state: tauri::State<'_, AppState>) -> Result<RunKeys, AppError> {
+    with_workspace(&state, |ws| ws.run_keys()).await
+}
+
+/// Runs side by side: params (with what differs), final metrics, and each metric's history
+/// thinned by LTTB in Rust to at most `max_points` points; `metrics` empty = all of them.
+#[tauri::command]
+pub async fn compare_runs(
+    state: tauri::State<'_, AppState>,
+    ids: Vec<String>,
+    max_points: u32,
+    metrics: Vec<String>,
+) -> Result<RunComparison, AppError> {
+    let options = cairn_app::CompareOptions {
+        max_points: max_points as usize,
+        metrics,
+    };
+    with_workspace(&state, move |ws| ws.compare_runs(&ids, &options)).await
 }

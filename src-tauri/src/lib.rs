@@ -58,7 +58,10 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, root: PathBuf) -> Builder<R> {
             commands::train_choices,
             commands::start_training,
             commands::cancel_training,
-            commands::run_page
+            commands::run_page,
+            commands::search_runs,
+            commands::run_keys,
+            commands::compare_runs
         ])
 }
 

@@ -56,6 +56,9 @@ const PENGUINS_IDS = 'penguins_ids';
 const BIG = 'big';
 const BIG_ROWS = Number(process.env.E2E_BIG_ROWS || 2_000_000);
 const DIABETES = 'diabetes';
+/** Runs seeded by run.sh (crates/cairn-app/examples/seed_runs.rs) and seed-00001's loss length. */
+const SEED_RUNS = Number(process.env.E2E_SEED_RUNS || 0);
+const LONG_POINTS = Number(process.env.E2E_LONG_POINTS || 0);
 /** The CLI and the rules file run.sh used, to check a version while the app is open. */
 const CLI = process.env.E2E_CLI ?? '';
 const RULES = process.env.E2E_RULES ?? '';
@@ -900,6 +903,215 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
     await step('back to English', async () => {
       await session.clickCss('[data-testid="locale-en"]');
       await session.waitForText('[data-testid="page-title"]', EN['train.title'], 5_000);
+    });
+  });
+  // -------------------------------------------------------------------------------------------
+  // The Runs view (thousands of seeded runs) and the Compare view
+  // -------------------------------------------------------------------------------------------
+
+  const runsShot = async (name) => {
+    await sleep(300);
+    return session.screenshot(path.join(SCREENSHOT_DIR, `desktop-runs-${name}.png`));
+  };
+  const compareShot = async (name) => {
+    await sleep(300);
+    return session.screenshot(path.join(SCREENSHOT_DIR, `desktop-compare-${name}.png`));
+  };
+  const runsTotal = async () => Number(await session.attr('[data-testid="runs-count"]', 'data-total'));
+  /** Types a query into the search bar and runs it; waits for the answer (a count or an error). */
+  const search = async (query) => {
+    await session.type('[data-testid="runs-query"]', query);
+    await session.clickCss('[data-testid="runs-search"]');
+    await session.waitFor(
+      `the answer to ${query}`,
+      `const count = document.querySelector('[data-testid="runs-count"]');
+       return !!count && count.dataset.query === arguments[0] && count.dataset.loading === 'false';`,
+      [query],
+    );
+    await sleep(150);
+  };
+  /** Shows (or hides) a column through the chooser; the choice may be stored from an earlier run. */
+  const ensureColumn = async (key, shown) => {
+    const header = `[data-testid="sort-header"][data-key=${cssString(key)}]`;
+    if ((await session.count(header)) === (shown ? 1 : 0)) return;
+    const wasOpen = (await session.count('[data-testid="column-chooser"]')) > 0;
+    if (!wasOpen) await session.clickCss('[data-testid="columns-button"]');
+    await session.clickCss(`[data-testid="column-option"][data-key=${cssString(key)}]`);
+    await session.waitFor(`column ${key} ${shown ? 'shown' : 'hidden'}`, 'return document.querySelectorAll(arguments[0]).length === arguments[1];', [header, shown ? 1 : 0]);
+    if (!wasOpen) await session.clickCss('[data-testid="columns-button"]');
+  };
+  /** Every run in the workspace, as the overview counts them. */
+  let workspaceRuns = 0;
+
+  it('lists every run in the Runs view, virtualised', async (t) => {
+    if (!SEED_RUNS) return t.skip('E2E_SEED_RUNS not set (run.sh seeds runs)');
+    await ensureNoJob();
+    await step('open the Runs view', async () => {
+      await session.clickCss('[data-testid="nav-overview"]');
+      await session.waitForText('[data-testid="page-title"]', EN['overview.title']);
+      workspaceRuns = Number((await session.textOf('[data-testid="stat-runs"]')).replace(/\D/g, ''));
+      assert.ok(workspaceRuns >= SEED_RUNS, `the overview counts ${workspaceRuns} runs`);
+      // The overview lists only the newest runs and links to the rest.
+      assert.ok((await session.count('tr[data-testid="run-row"]')) <= 10);
+      await session.clickCss('[data-testid="all-runs"]');
+      await session.waitForText('[data-testid="page-title"]', EN['runs.view.title']);
+      assert.equal(await session.attr('[data-testid="nav-runs"]', 'aria-current'), 'page');
+      await session.waitFor('the total', 'return document.querySelector(\'[data-testid="runs-count"]\')?.dataset.total !== undefined;');
+      assert.equal(await runsTotal(), workspaceRuns);
+      const text = await session.textOf('[data-testid="runs-count"]');
+      assert.ok(text.startsWith('1–') && text.includes(`of ${new Intl.NumberFormat('en').format(workspaceRuns)} runs`), text);
+      assert.match(text, /\d ms$/);
+      const rows = await session.count('[data-testid="runs-table-row"]');
+      assert.ok(rows > 5 && rows < 80, `${rows} rows in the DOM`);
+      await runsShot('table');
+    });
+    await step('scroll to the bottom', async () => {
+      await session.execute('const el = document.querySelector(\'[data-testid="runs-scroll"]\'); el.scrollTop = el.scrollHeight;');
+      await session.waitFor(
+        'the last run',
+        'return !!document.querySelector(`[data-testid="runs-table-row"][data-index="${arguments[0]}"]`);',
+        [workspaceRuns - 1],
+      );
+      const rows = await session.count('[data-testid="runs-table-row"]');
+      assert.ok(rows < 80, `${rows} rows in the DOM at the bottom`);
+      // Newest first: the oldest seeded run is last.
+      assert.equal(await session.attr(`[data-testid="runs-table-row"][data-index="${workspaceRuns - 1}"]`, 'data-name'), 'seed-00001');
+      const text = await session.textOf('[data-testid="runs-count"]');
+      assert.ok(text.includes(`–${new Intl.NumberFormat('en').format(workspaceRuns)} of`), text);
+      await runsShot('bottom');
+      await session.execute('document.querySelector(\'[data-testid="runs-scroll"]\').scrollTop = 0;');
+    });
+  });
+
+  it('explains a query with a typo, and narrows the runs with a valid one', async (t) => {
+    if (!SEED_RUNS) return t.skip('no seeded runs');
+    await step('a typo', async () => {
+      await search('metrics.val_accuracy > > 0.5');
+      await session.waitFor('the query error', 'return !!document.querySelector(\'[data-testid="query-error"]\');');
+      assert.equal(await session.attr('[data-testid="query-error"]', 'data-code'), 'query');
+      assert.equal(await session.attr('[data-testid="query-error"]', 'data-column'), '24');
+      assert.ok((await session.textOf('[data-testid="query-error"] .message')).includes('column 24'));
+      await runsShot('error');
+    });
+    await step('a filter and an order', async () => {
+      await ensureColumn('metrics.val_accuracy', true);
+      await search("params.optimizer = 'adam' AND metrics.val_accuracy > 0.8 ORDER BY metrics.val_accuracy DESC");
+      assert.equal(await session.count('[data-testid="query-error"]'), 0);
+      const n = await runsTotal();
+      assert.ok(n > 0 && n < SEED_RUNS, `${n} of ${workspaceRuns} runs match`);
+      const values = await session.execute(
+        'return [...document.querySelectorAll(\'[data-testid="runs-table-row"]\')].slice(0, 20).map((tr) => tr.querySelector(\'[data-key="metrics.val_accuracy"]\')?.textContent);',
+      );
+      const numbers = values.map(Number);
+      assert.ok(numbers.every((v) => v > 0.8), `val_accuracy column: ${values}`);
+      assert.deepEqual(numbers, [...numbers].sort((a, b) => b - a), 'sorted high to low');
+      assert.equal(await session.attr('[data-testid="sort-header"][data-key="metrics.val_accuracy"]', 'data-key'), 'metrics.val_accuracy');
+      assert.equal(
+        await session.execute('return document.querySelector(\'[data-testid="sort-header"][data-key="metrics.val_accuracy"]\').closest("th").getAttribute("aria-sort");'),
+        'descending',
+      );
+      await runsShot('query');
+    });
+    await step('a header click orders by that column', async () => {
+      await session.clickCss('[data-testid="sort-header"][data-key="attributes.name"]');
+      await session.waitFor(
+        'ORDER BY name',
+        'return document.querySelector(\'[data-testid="runs-query"]\').value.endsWith("ORDER BY attributes.name ASC");',
+      );
+      await session.waitFor(
+        'rows by name',
+        `const names = [...document.querySelectorAll('[data-testid="runs-table-row"]')].slice(0, 5).map((tr) => tr.dataset.name);
+         return names.length === 5 && names.every((n, i) => i === 0 || names[i - 1] <= n);`,
+      );
+    });
+  });
+
+  it('completes metric names and adds a chosen column', async (t) => {
+    if (!SEED_RUNS) return t.skip('no seeded runs');
+    await step('completion', async () => {
+      await session.type('[data-testid="runs-query"]', 'metrics.val');
+      await session.waitFor('a suggestion', 'return !!document.querySelector(\'[data-testid="completion-item"][data-value="metrics.val_accuracy"]\');');
+      await runsShot('completion');
+      await session.clickCss('[data-testid="completion-item"][data-value="metrics.val_accuracy"]');
+      await session.waitFor('the completed key', 'return document.querySelector(\'[data-testid="runs-query"]\').value === "metrics.val_accuracy ";');
+    });
+    await step('column chooser', async () => {
+      await search('');
+      await ensureColumn('params.batch_size', false);
+      await session.clickCss('[data-testid="columns-button"]');
+      await session.waitFor('the chooser', 'return !!document.querySelector(\'[data-testid="column-chooser"]\');');
+      assert.equal(await session.count('[data-testid="sort-header"][data-key="params.batch_size"]'), 0);
+      await session.clickCss('[data-testid="column-option"][data-key="params.batch_size"]');
+      await session.waitFor('the new column', 'return !!document.querySelector(\'[data-testid="sort-header"][data-key="params.batch_size"]\');');
+      const stored = await session.execute('return localStorage.getItem("cairn.runs.columns");');
+      assert.ok(JSON.parse(stored).includes('params.batch_size'), stored);
+      const cells = await session.execute(
+        'return [...document.querySelectorAll(\'[data-testid="runs-cell"][data-key="params.batch_size"]\')].map((td) => td.textContent.trim());',
+      );
+      assert.ok(cells.some((c) => ['16', '32', '64', '128'].includes(c)), `batch sizes: ${cells.slice(0, 10)}`);
+      await runsShot('columns');
+      await session.clickCss('[data-testid="columns-button"]');
+    });
+  });
+
+  it('compares three runs: charts, params, parallel coordinates', async (t) => {
+    if (!SEED_RUNS) return t.skip('no seeded runs');
+    await step('pick three runs', async () => {
+      await search("tags.purpose = 'seed' ORDER BY attributes.name ASC");
+      await session.waitFor('seed-00001 first', 'return document.querySelector(\'[data-testid="runs-table-row"]\')?.dataset.name === "seed-00001";');
+      if (await session.count('[data-testid="clear-selection"]')) await session.clickCss('[data-testid="clear-selection"]');
+      assert.equal(await session.isDisabled('[data-testid="compare-button"]'), true);
+      for (const index of [0, 1, 2]) {
+        await session.clickCss(`[data-testid="runs-table-row"][data-index="${index}"] [data-testid="row-select"]`);
+      }
+      await session.waitFor('3 selected', 'return document.querySelectorAll(\'[data-testid="row-select"]:checked\').length === 3;');
+      assert.equal(await session.isDisabled('[data-testid="compare-button"]'), false);
+      await runsShot('selected');
+      await session.clickCss('[data-testid="compare-button"]');
+    });
+    await step('the Compare view', async () => {
+      await session.waitFor('the comparison', 'return !!document.querySelector(\'[data-testid="compare-view"][data-runs="3"]\');', [], 60_000);
+      assert.equal(await session.textOf('[data-testid="page-title"]'), EN['compare.title']);
+      const names = await session.execute('return [...document.querySelectorAll(\'[data-testid="compare-run"] .link\')].map((b) => b.textContent.trim());');
+      assert.deepEqual(names, ['seed-00001', 'seed-00002', 'seed-00003']);
+      // One chart per metric with history, one line per run.
+      for (const key of ['loss', 'val_accuracy']) {
+        const chart = `[data-testid="compare-chart-${key}"]`;
+        assert.equal(await session.attr(chart, 'data-series'), 'seed-00001 seed-00002 seed-00003');
+        const paths = await session.execute(`return [...document.querySelectorAll('${chart} path.line')].map((p) => p.getAttribute('d').length);`);
+        assert.equal(paths.length, 3);
+        assert.ok(paths.every((len) => len > 20), `path lengths ${paths}`);
+      }
+      // The million-point loss arrives downsampled in Rust.
+      const note = '[data-testid="points-note"][data-key="loss"]';
+      const total = Number(await session.attr(note, 'data-total'));
+      const shown = Number(await session.attr(note, 'data-shown'));
+      if (LONG_POINTS) assert.equal(total, LONG_POINTS + 40 + 40);
+      assert.ok(shown <= 2000 + 40 + 40, `${shown} points drawn`);
+      const params = await session.execute('return [...document.querySelectorAll(\'[data-testid="param-row"]\')].map((tr) => [tr.dataset.key, tr.dataset.differs]);');
+      assert.ok(params.length > 0 && params.every(([, d]) => d === 'true'), JSON.stringify(params));
+      assert.ok(!params.some(([k]) => k === 'hidden'), 'hidden is the same in every seeded run');
+      const finals = await session.count('[data-testid="final-row"]');
+      assert.equal(finals, 3, 'loss, test_accuracy, val_accuracy');
+      await compareShot('top');
+    });
+    await step('parallel coordinates', async () => {
+      await session.waitFor('the parallel coordinates', 'return !!document.querySelector(\'[data-testid="parallel-coords"]\');');
+      assert.equal(await session.count('[data-testid="pc-line"]'), 3);
+      const axes = await session.attr('[data-testid="parallel-coords"]', 'data-axes');
+      assert.ok(axes.endsWith('test_accuracy'), `axes: ${axes}`);
+      await session.choose('[data-testid="pc-metric"]', 'val_accuracy');
+      await session.waitFor('the metric axis', 'return document.querySelector(\'[data-testid="parallel-coords"]\').dataset.axes.endsWith("val_accuracy");');
+      await session.execute('document.querySelector(\'[data-testid="parallel-coords"]\').closest("section").scrollIntoView({ block: "start" });');
+      await compareShot('parallel');
+      await session.execute('document.getElementById("compare-charts").scrollIntoView({ block: "start" });');
+      await compareShot('charts');
+      await session.execute('document.querySelector("main").scrollTop = 0;');
+    });
+    await step('back to the runs', async () => {
+      await session.clickCss('[data-testid="back-to-runs"]');
+      await session.waitForText('[data-testid="page-title"]', EN['runs.view.title']);
+      assert.equal(await session.count('[data-testid="row-select"]:checked'), 3, 'the selection is kept');
     });
   });
 });

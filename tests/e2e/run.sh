@@ -81,6 +81,13 @@ awk -v n="$BIG_ROWS" 'BEGIN { srand(7); print "id,value,group"
   for (i = 1; i <= n; i++) printf "%d,%.4f,g%d\n", i, rand() * 100, i % 7 }' >"$SCRATCH/big.csv"
 cairn data import "$SCRATCH/big.csv"
 rm -f "$SCRATCH/big.csv"
+# Thousands of runs for the Runs and Compare views (E2E_SEED_RUNS, E2E_LONG_POINTS to change):
+# dated a day ago, so the runs above stay the newest; seed-00001 has a million-point loss.
+SEED_RUNS=${E2E_SEED_RUNS:-3000}
+LONG_POINTS=${E2E_LONG_POINTS:-1000000}
+cargo build --workspace --example seed_runs --quiet
+"$BIN_DIR/examples/seed_runs" "$WS" "$SEED_RUNS" "$LONG_POINTS" >"$SCRATCH/seed.log" 2>&1 \
+  || { echo "seeding runs failed:" >&2; cat "$SCRATCH/seed.log" >&2; exit 1; }
 
 DISPLAY_NUM=${E2E_DISPLAY:-:97}
 Xvfb "$DISPLAY_NUM" -screen 0 1280x800x24 -nolisten tcp >"$SCRATCH/xvfb.log" 2>&1 &
@@ -102,6 +109,7 @@ export WEBDRIVER_URL="http://127.0.0.1:$PORT"
 export E2E_EXPECT_DATASET=breast_cancer
 export E2E_EXPECT_RUN=e2e-logistic
 export E2E_BIG_ROWS="$BIG_ROWS"
+export E2E_SEED_RUNS="$SEED_RUNS" E2E_LONG_POINTS="$LONG_POINTS"
 export E2E_CLI="$CAIRN" E2E_RULES="$SCRATCH/rules.toml"
 export SCREENSHOT_DIR="$PWD/target/e2e"
 rm -rf "$SCREENSHOT_DIR"

@@ -8,6 +8,7 @@
 
 mod artifacts;
 mod bundle;
+mod compare;
 mod data;
 mod demo;
 mod environment;
@@ -37,6 +38,7 @@ pub use cairn_core::{
 pub use cairn_store::{ImportOutcome, Page};
 pub use cairn_train::devices::{DeviceReport, discover as discover_devices};
 pub use cairn_train::{DeviceChoice, ModelKind, params_for};
+pub use compare::{CompareOptions, HISTORY_FORMAT_VERSION, HistoryFormat};
 pub use demo::DemoSummary;
 pub use error::{AppError, ErrorCode};
 pub use log::{LogOptions, LogSession, OnLanded, RunLogger, RunOutcome, RunStart};

@@ -1,6 +1,7 @@
 //! `cairn`: the command-line face of Cairn. Glue only: parse arguments, call `cairn-app`,
 //! print the result for people (tables, progress bars) or for programs (`--json`).
 
+mod compare;
 mod data;
 mod log;
 mod model;
@@ -77,6 +78,9 @@ enum RunsCommand {
     /// Find runs: filters on metrics, params, tags, attributes and data sets, free text,
     /// ORDER BY, paging (docs/query-language.md).
     Search(search::SearchArgs),
+    /// Compare runs: the params that differ, final metrics, and (--history) full metric
+    /// histories as CSV or JSON.
+    Compare(compare::CompareArgs),
 }
 
 #[derive(Subcommand)]
@@ -154,6 +158,7 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
         Command::Search(args) | Command::Runs(RunsCommand::Search(args)) => {
             search::run(cli, out, args)?
         }
+        Command::Runs(RunsCommand::Compare(args)) => compare::run(cli, out, args)?,
         Command::Bundle(BundleCommand::Export { run, out: file }) => {
             out.bundle(&open(cli)?.export_bundle(run, file)?)?;
         }

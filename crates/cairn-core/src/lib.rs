@@ -6,6 +6,7 @@
 
 pub mod dataset;
 pub mod diff;
+pub mod downsample;
 pub mod frame;
 pub mod hash;
 pub mod param;

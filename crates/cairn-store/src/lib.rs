@@ -5,9 +5,11 @@
 //! or how a workspace directory is laid out beyond the one file it is handed.
 
 mod aggregates;
+mod bulk;
 mod csv_check;
 mod diff;
 mod error;
+mod history;
 mod ingest;
 mod migrate;
 mod profile;
@@ -18,8 +20,10 @@ mod sql;
 mod versions;
 mod watch;
 
+pub use bulk::RecordedRun;
 pub use cairn_core::FileFormat;
 pub use error::{ImportError, StoreError};
+pub use history::MetricSeries;
 pub use ingest::{ImportOutcome, ImportRequest};
 pub use migrate::SCHEMA_VERSION;
 pub use runs::{LiveRun, NewRun, RunChanges};

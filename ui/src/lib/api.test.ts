@@ -26,6 +26,24 @@ describe('api', () => {
     expect(invoke).toHaveBeenLastCalledWith('list_runs', undefined);
   });
 
+  it('calls the search and compare commands with named (camelCase) arguments', async () => {
+    invoke.mockResolvedValueOnce({ total: 0, offset: 200, runs: [], took_ms: 1 });
+    await api.searchRuns('params.lr < 0.1', 200, 200);
+    expect(invoke).toHaveBeenLastCalledWith('search_runs', { query: 'params.lr < 0.1', limit: 200, offset: 200 });
+
+    invoke.mockResolvedValueOnce({ metrics: [], params: [], tags: [], attributes: [], datasets: [] });
+    await api.runKeys();
+    expect(invoke).toHaveBeenLastCalledWith('run_keys', undefined);
+
+    invoke.mockResolvedValueOnce({ runs: [], params: [], metrics: [], max_points: 2000 });
+    await api.compareRuns(['a', 'b'], 2000);
+    // Tauri v2 hands `maxPoints` to the command's `max_points`.
+    expect(invoke).toHaveBeenLastCalledWith('compare_runs', { ids: ['a', 'b'], maxPoints: 2000, metrics: [] });
+
+    invoke.mockRejectedValueOnce({ code: 'query', message: 'cannot read the query at column 3: …' });
+    await expect(api.searchRuns('a >', 200, 0)).rejects.toEqual({ code: 'query', message: 'cannot read the query at column 3: …' });
+  });
+
   it('calls the data commands with named arguments', async () => {
     invoke.mockResolvedValueOnce({ name: 'penguins', versions: [], lineage: [] });
     await api.datasetDetail('penguins');

@@ -10,8 +10,11 @@ import type {
   DatasetVersion,
   QualityReport,
   RowPage,
+  RunComparison,
+  RunKeys,
   RunPage,
   RunSummary,
+  SearchPage,
   TrainChoices,
   TrainForm,
   TrainProgress,
@@ -120,4 +123,20 @@ export function cancelTraining(): Promise<boolean> {
 /** One run with its metric history, artifacts and held-out evaluation. */
 export function runPage(key: string): Promise<RunPage> {
   return call<RunPage>('run_page', { key });
+}
+
+/** Runs matching a query of the query language, the page `offset .. offset + limit`. A query
+ * that does not parse rejects with code `query` and a message naming the column. */
+export function searchRuns(query: string, limit: number, offset: number): Promise<SearchPage> {
+  return call<SearchPage>('search_runs', { query, limit, offset });
+}
+
+/** The metric, param, tag, attribute and data set names a query can use. */
+export function runKeys(): Promise<RunKeys> {
+  return call<RunKeys>('run_keys');
+}
+
+/** Runs side by side; each history thinned in Rust (LTTB) to at most `maxPoints` points. */
+export function compareRuns(ids: string[], maxPoints: number, metrics: string[] = []): Promise<RunComparison> {
+  return call<RunComparison>('compare_runs', { ids, maxPoints, metrics });
 }

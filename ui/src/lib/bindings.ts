@@ -265,3 +265,54 @@ confusion_matrix: Array<Array<number>>, per_class: Array<ClassScores>,
  */
 y_true: Array<number>, y_pred: Array<number>, };
 export type ClassScores = { class: string, precision: number, recall: number, f1: number, support: number, };
+export type RunComparison = { 
+/**
+ * The runs in the order asked for; every per-run list below follows this order.
+ */
+runs: Array<ComparedRun>, 
+/**
+ * Every param any of the runs has, by key.
+ */
+params: Array<ParamComparison>, 
+/**
+ * Every metric any of the runs recorded (only those asked for, when some were), by key.
+ */
+metrics: Array<MetricComparison>, 
+/**
+ * The most points a series holds here (LTTB over the full history).
+ */
+max_points: number, };
+export type ComparedRun = { id: string, name: string, 
+/**
+ * `queued`, `running`, `finished`, `failed` or `killed`.
+ */
+status: string, model: string, dataset: string, };
+export type ParamComparison = { key: string, 
+/**
+ * The value of each run (null where the run has no such param), numbers as numbers.
+ */
+values: Array<JsonValue>, 
+/**
+ * True when not every run has the same value (a missing param differs from any value;
+ * `1` and `1.0` are the same number).
+ */
+differs: boolean, };
+export type MetricComparison = { key: string, 
+/**
+ * Per run: last (at the highest step), min and max; null where the run lacks the metric.
+ */
+finals: Array<FinalMetric | null>, 
+/**
+ * Per run: the history, downsampled; null where the run lacks the metric.
+ */
+series: Array<SampledSeries | null>, };
+export type FinalMetric = { last: number, min: number, max: number, 
+/**
+ * Points recorded.
+ */
+count: number, };
+export type SampledSeries = { 
+/**
+ * Points in the full history.
+ */
+total: number, points: Array<MetricPoint>, };

@@ -5,6 +5,8 @@
 export type ViewId = 'overview' | 'data' | 'train' | 'runs' | 'registry';
 export const DATA_TABS = ['versions', 'rows', 'profile', 'quality', 'diff'] as const;
 export type DataTab = (typeof DATA_TABS)[number];
+/** What the Runs view shows: the table of runs, one run's page, or runs compared. */
+export type RunsMode = 'table' | 'run' | 'compare';
 
 class Navigation {
   view = $state<ViewId>('overview');
@@ -15,9 +17,21 @@ class Navigation {
   tab = $state<DataTab>('versions');
   /** The run the run page (the Runs view) shows, by id; null means the newest. */
   run = $state<string | null>(null);
+  runsMode = $state<RunsMode>('table');
+  /** The runs the Compare view shows, by id, in the order picked. */
+  compareIds = $state.raw<string[]>([]);
 
   show(view: ViewId): void {
     this.view = view;
+    // The sidebar's Runs entry leads to the table of runs.
+    if (view === 'runs') this.runsMode = 'table';
+  }
+
+  /** Opens the Compare view of `ids`. */
+  compare(ids: string[]): void {
+    this.compareIds = ids;
+    this.runsMode = 'compare';
+    this.view = 'runs';
   }
 
   /** Opens a data set (at a version, else its latest) in the Data view. */
@@ -32,6 +46,7 @@ class Navigation {
   /** Opens a run (by id) on the run page. */
   openRun(id: string): void {
     this.run = id;
+    this.runsMode = 'run';
     this.view = 'runs';
   }
 }
