@@ -102,6 +102,11 @@ fn seeded_run(i: usize, at_ms: u64, long_points: u64, rng: &mut SplitMix64) -> R
             ]),
             environment: serde_json::json!({}),
             pid: std::process::id(),
+            pid_started: None,
+            source: "seed".into(),
+            note: String::new(),
+            parent_id: None,
+            status: RunStatus::Running,
         },
         status: if i % 17 == 5 {
             RunStatus::Failed

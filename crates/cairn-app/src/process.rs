@@ -106,11 +106,14 @@ pub(crate) fn orphan_reason(run: &LiveRun) -> Option<String> {
         // we hold the lock now, its process is gone.
         return Some(format!("{who} ended without finishing the run"));
     };
-    let age = beat
-        .parse::<jiff::Timestamp>()
-        .ok()
-        .and_then(|t| jiff::Timestamp::now().duration_since(t).try_into().ok())
-        .unwrap_or(Duration::MAX);
+    let age = match beat.parse::<jiff::Timestamp>() {
+        // A heartbeat "from the future" (rounding, a clock step back) counts as fresh.
+        Ok(t) => jiff::Timestamp::now()
+            .duration_since(t)
+            .try_into()
+            .unwrap_or(Duration::ZERO),
+        Err(_) => Duration::MAX,
+    };
     (age > HEARTBEAT_DEAD_AFTER).then(|| {
         format!(
             "{who} ended without finishing the run (no heartbeat for {} s)",

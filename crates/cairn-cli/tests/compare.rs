@@ -242,6 +242,11 @@ fn a_million_point_series_is_downsampled_to_two_thousand_points() {
                     tags: BTreeMap::new(),
                     environment: serde_json::json!({}),
                     pid: std::process::id(),
+                    pid_started: None,
+                    source: "test".into(),
+                    note: String::new(),
+                    parent_id: None,
+                    status: RunStatus::Running,
                 })
                 .unwrap();
             let points: Vec<(&str, u64, f64)> = (0..n)

@@ -1,13 +1,10 @@
 //! Writing many finished runs at once — for seeding test and benchmark workspaces (thousands
-//! to a hundred thousand runs) where a transaction per run would take minutes.
-//!
-//! Rows go in with named columns, so columns added by later migrations take their defaults.
-//! Like every run write, the batch bumps `change_seq` (once) and stamps its runs with it, so
-//! the search index picks them up on its next catch-up.
+//! to a hundred thousand runs) where a transaction per run would take minutes. A thin layer
+//! over [`Store::write_runs`], the one write path of runs: one transaction, one `change_seq`
+//! bump that stamps every run, so the search index picks them up on its next catch-up.
 
-use crate::{Result, Store, StoreError};
-use cairn_core::{ParamValue, RunStatus};
-use duckdb::params;
+use crate::{Result, RunChanges, Store};
+use cairn_core::RunStatus;
 
 /// A run that already happened: what `insert_run` records, how it ended, and its metrics.
 #[derive(Debug, Clone)]
@@ -23,101 +20,26 @@ pub struct RecordedRun {
 impl Store {
     /// Records `runs` in one transaction: all land or none do.
     pub fn insert_recorded_runs(&self, runs: &[RecordedRun]) -> Result<()> {
-        if runs.is_empty() {
-            return Ok(());
-        }
-        self.in_transaction(|conn| {
-            let ctx = "recording runs";
-            let seq = self.change_seq()? + 1;
-            conn.execute(
-                "UPDATE meta SET value = ? WHERE key = 'change_seq'",
-                [seq.to_string()],
-            )
-            .map_err(|e| StoreError::db("bumping the change sequence", e))?;
-            let mut insert = conn
-                .prepare(
-                    "INSERT INTO runs (id, name, status, model, dataset, dataset_hash, target, seed, \
-                     params_json, tags_json, environment_json, pid, created_at, finished_at, error, seq) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-                )
-                .map_err(|e| StoreError::db(ctx, e))?;
-            for r in runs {
-                let n = &r.run;
-                insert
-                    .execute(params![
-                        n.id.as_str(),
-                        n.name,
-                        r.status.as_str(),
-                        n.model,
-                        n.dataset,
-                        n.dataset_hash,
-                        n.target,
-                        n.seed,
-                        serde_json::to_string(&n.params).expect("params serialise"),
-                        serde_json::to_string(&n.tags).expect("tags serialise"),
-                        n.environment.to_string(),
-                        n.pid,
-                        r.created_at,
-                        r.finished_at,
-                        seq,
-                    ])
-                    .map_err(|e| StoreError::db(ctx, e))?;
-            }
-            let mut app = conn
-                .appender_with_columns(
-                    "run_params",
-                    &["run_id", "key", "kind", "num", "text", "value_json"],
-                )
-                .map_err(|e| StoreError::db(ctx, e))?;
-            for r in runs {
-                for (key, value) in &r.run.params {
-                    let text = match value {
-                        ParamValue::Str(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    app.append_row(params![
-                        r.run.id.as_str(),
-                        key,
-                        value.type_name(),
-                        value.as_f64(),
-                        text,
-                        serde_json::to_string(value).expect("param serialises"),
-                    ])
-                    .map_err(|e| StoreError::db(ctx, e))?;
-                }
-            }
-            app.flush().map_err(|e| StoreError::db(ctx, e))?;
-            drop(app);
-            let mut app = conn
-                .appender_with_columns("run_tags", &["run_id", "key", "value"])
-                .map_err(|e| StoreError::db(ctx, e))?;
-            for r in runs {
-                for (key, value) in &r.run.tags {
-                    app.append_row(params![r.run.id.as_str(), key, value])
-                        .map_err(|e| StoreError::db(ctx, e))?;
-                }
-            }
-            app.flush().map_err(|e| StoreError::db(ctx, e))?;
-            drop(app);
-            let mut app = conn
-                .appender_with_columns("metrics", &["run_id", "key", "step", "value"])
-                .map_err(|e| StoreError::db(ctx, e))?;
-            for r in runs {
-                for (key, step, value) in &r.metrics {
-                    app.append_row(params![r.run.id.as_str(), key, *step as i64, value])
-                        .map_err(|e| StoreError::db(ctx, e))?;
-                }
-            }
-            app.flush().map_err(|e| StoreError::db(ctx, e))?;
-            Ok(())
-        })
+        let batch: Vec<RunChanges> = runs
+            .iter()
+            .map(|r| {
+                let mut c = RunChanges::new(r.run.id.clone());
+                c.create = Some(r.run.clone());
+                c.metrics = r.metrics.clone();
+                c.end = r.status.is_terminal().then_some((r.status, None));
+                c.times = Some((r.created_at.clone(), r.finished_at.clone()));
+                c
+            })
+            .collect();
+        self.write_runs(&batch)?;
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cairn_core::RunId;
+    use cairn_core::{ParamValue, RunId};
     use std::collections::BTreeMap;
 
     #[test]
@@ -141,6 +63,11 @@ mod tests {
                     tags: BTreeMap::from([("team".into(), "risk".into())]),
                     environment: serde_json::json!({}),
                     pid: 1,
+                    pid_started: None,
+                    source: "test".into(),
+                    note: String::new(),
+                    parent_id: None,
+                    status: RunStatus::Running,
                 },
                 status: RunStatus::Finished,
                 created_at: "2026-01-01T00:00:00Z".into(),

@@ -94,6 +94,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::NewRun;
+    use cairn_core::RunStatus;
     use std::collections::BTreeMap;
 
     fn run(store: &Store, name: &str) -> RunId {
@@ -111,6 +112,11 @@ mod tests {
                 tags: BTreeMap::new(),
                 environment: serde_json::json!({}),
                 pid: 1,
+                pid_started: None,
+                source: "test".into(),
+                note: String::new(),
+                parent_id: None,
+                status: RunStatus::Running,
             })
             .unwrap();
         id

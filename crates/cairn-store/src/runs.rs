@@ -58,6 +58,9 @@ pub struct RunChanges {
     pub end: Option<(RunStatus, Option<String>)>,
     /// Stamp `heartbeat_at` with the time of the write (the owner is alive).
     pub heartbeat: bool,
+    /// For a new run that already happened elsewhere (seeding, imports): its `created_at` and
+    /// `finished_at` instead of the time of the write.
+    pub times: Option<(String, Option<String>)>,
 }
 
 impl RunChanges {
@@ -72,6 +75,7 @@ impl RunChanges {
             artifacts: Vec::new(),
             end: None,
             heartbeat: false,
+            times: None,
         }
     }
 
@@ -548,9 +552,16 @@ fn insert_new_runs(conn: &Connection, created: &[&RunChanges], seq: u64, now: &s
         let mut app = conn.appender("runs").map_err(|e| StoreError::db(ctx, e))?;
         for (c, params, tags) in &merged {
             let run = c.create.as_ref().expect("created");
-            let (status, finished_at, error) = match &c.end {
+            let (status, mut finished_at, error) = match &c.end {
                 Some((status, error)) => (*status, Some(now.to_string()), error.clone()),
                 None => (run.status, None, None),
+            };
+            let created_at = match &c.times {
+                Some((created, finished)) => {
+                    finished_at = finished.clone().or(finished_at);
+                    created.as_str()
+                }
+                None => now,
             };
             let note = c.note.clone().unwrap_or_else(|| run.note.clone());
             app.append_row(params![
@@ -566,7 +577,7 @@ fn insert_new_runs(conn: &Connection, created: &[&RunChanges], seq: u64, now: &s
                 json_text(tags),
                 run.environment.to_string(),
                 run.pid as i64,
-                now,
+                created_at,
                 finished_at,
                 error,
                 seq as i64,
