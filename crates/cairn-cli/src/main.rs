@@ -2,6 +2,7 @@
 //! print the result for people (tables, progress bars) or for programs (`--json`).
 
 mod data;
+mod export;
 mod model;
 mod output;
 mod progress;
@@ -61,6 +62,9 @@ enum Command {
     /// Maintain the search index.
     #[command(subcommand)]
     Index(IndexCommand),
+    /// Export runs to other tools (MLflow).
+    #[command(subcommand)]
+    Export(export::ExportCommand),
     /// Walk the lifecycle on the bundled sample data: import, train, search, bundle, verify.
     Demo,
 }
@@ -151,6 +155,7 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Export(cmd) => export::run(cli, out, cmd)?,
         Command::Index(IndexCommand::Rebuild) => {
             let mut ws = open(cli)?;
             ws.rebuild_index()?;
