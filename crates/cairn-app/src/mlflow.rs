@@ -254,12 +254,14 @@ impl Workspace {
             &root_uri,
             (first_ms, last_ms),
         )?;
+        // Keys in sorted order, so the text is the same with or without serde_json's
+        // `preserve_order`.
         let marker = serde_json::json!({
-            "format": EXPORT_FORMAT,
-            "format_version": EXPORT_FORMAT_VERSION,
             "cairn_version": crate::CAIRN_VERSION,
             "experiment": req.experiment,
             "experiment_id": experiment_id,
+            "format": EXPORT_FORMAT,
+            "format_version": EXPORT_FORMAT_VERSION,
             "query": req.query.clone().unwrap_or_default(),
             "runs": summary.runs,
         });
