@@ -1,8 +1,8 @@
 //! Records what built this crate, for each run's environment: the git commit (with `-dirty`
 //! when tracked files differed from it) and the rustc version. Without git (a source tarball)
-//! both fall back to "unknown". The commit is re-read when HEAD or the branch it names moves, or
-//! the index changes; edits that are never staged do not rerun this script, so `-dirty` is as
-//! fresh as the last time it ran.
+//! both fall back to "unknown". The commit is re-read when HEAD or the branch it names moves
+//! (not on every edit, which would rebuild this crate and its dependents each time), so
+//! `-dirty` says whether tracked files differed from the commit when this script last ran.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,7 +38,6 @@ fn main() {
         let git_dir = PathBuf::from(git_dir);
         let head = git_dir.join("HEAD");
         println!("cargo:rerun-if-changed={}", head.display());
-        println!("cargo:rerun-if-changed={}", git_dir.join("index").display());
         let common = git(&root, &["rev-parse", "--git-common-dir"])
             .map(|c| {
                 let p = PathBuf::from(c);
