@@ -66,7 +66,7 @@ def param_text(p):
         return rust_f64(float(value))
     if kind == "bool":
         return "true" if value else "false"
-    if kind == "string":
+    if kind in ("str", "string"):
         return value
     if kind == "list":
         return "[" + ", ".join(param_text(v) for v in value) + "]"

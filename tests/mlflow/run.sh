@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/scripts/env.sh
 MLFLOW_PIN="${MLFLOW_PIN:-3.17.2}"
-VENV="$HOME/.cache/cairn-venv-mlflow"
+VENV="${CAIRN_MLFLOW_VENV:-$HOME/.cache/cairn-venv-mlflow}"
 started=$(date +%s)
 
 if ! "$VENV/bin/python" -c "import mlflow, sys; sys.exit(mlflow.__version__ != '$MLFLOW_PIN')" 2>/dev/null; then
@@ -31,19 +31,19 @@ trap 'rm -rf "$work"' EXIT
 export CAIRN_WORKSPACE="$work/ws"
 c() { "$CAIRN" "$@"; }
 
-c data import sample-data/iris.csv --name iris >/dev/null
-c data import sample-data/diabetes.csv --name diabetes >/dev/null
+c data import sample-data/iris.csv --name iris >/dev/null 2>&1
+c data import sample-data/diabetes.csv --name diabetes >/dev/null 2>&1
 # Typed params (int, float, bool, list, string), tags, two models, a regression.
 c train --data iris --target target --model logistic --name iris-logistic --seed 7 \
     --param epochs=5 --param lr=0.05 --param optimizer=adam \
-    --tag team=flowers --tag stage/ab=b >/dev/null
+    --tag team=flowers --tag stage/ab=b >/dev/null 2>&1
 c train --data iris --target target --model mlp --name iris-mlp --seed 3 \
     --param epochs=4 --param 'hidden=[16, 8]' --param lr=0.00003 \
-    --tag team=flowers >/dev/null
+    --tag team=flowers >/dev/null 2>&1
 c train --data diabetes --target target --model linear --name diabetes-linear \
-    --param epochs=3 --tag 'purpose=round trip' >/dev/null
+    --param epochs=3 --tag 'purpose=round trip' >/dev/null 2>&1
 # A run killed mid-training (SIGKILL): the next open marks it killed.
-c train --data iris --target target --model mlp --name killed-run --param epochs=1000000 \
+"$CAIRN" train --data iris --target target --model mlp --name killed-run --param epochs=1000000 \
     >/dev/null 2>&1 &
 pid=$!
 sleep 4
