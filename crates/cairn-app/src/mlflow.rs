@@ -24,6 +24,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 /// The marker file that makes a folder "a previous export" that may be replaced.
@@ -38,6 +39,17 @@ const MAX_TAG_VALUE_LENGTH: usize = 8000;
 const MAX_EXPERIMENT_NAME_LENGTH: usize = 500;
 /// Runs read from the index per page when a query selects them.
 const SEARCH_PAGE: usize = 1000;
+
+/// What one export shares across its runs.
+struct ExportContext<'a> {
+    req: &'a MlflowExport,
+    target: &'a Path,
+    experiment_id: &'a str,
+    root_uri: &'a str,
+    exp_dir: &'a Path,
+    artifacts: &'a BTreeMap<String, Vec<(String, String, u64)>>,
+    total: u64,
+}
 
 /// What to export and where.
 #[derive(Debug, Clone)]
@@ -196,43 +208,85 @@ impl Workspace {
         let exp_dir = tmp.join(&experiment_id);
         create_dir(&exp_dir)?;
         let total = ids.len() as u64;
-        let (mut first_ms, mut last_ms) = (i64::MAX, 0i64);
-        for (i, id) in ids.iter().enumerate() {
-            let step = Step {
-                stage: "export".into(),
-                done: i as u64,
-                total: Some(total),
-                message: format!("run {}", id.short()),
-                metrics: Default::default(),
-            };
-            if observer.on_step(&step).is_break() {
-                return Err(AppError::new(
-                    ErrorCode::Cancelled,
-                    format!(
-                        "export cancelled after {i} of {total} runs; nothing was written to {}",
-                        target.display()
-                    ),
+        let mut times = (i64::MAX, 0i64);
+        // Artifacts in one query and metric histories in one ordered pass over the store (the
+        // tables have no index on the run id: a query per run would scan them once per run).
+        let artifacts = self.store.all_artifacts()?;
+        // A lookup by id costs a query each; past a few hundred runs one read of every run is
+        // cheaper (the same read `cairn runs list` and an index rebuild make).
+        let mut runs: BTreeMap<String, Run> = if ids.len() > 200 {
+            self.store
+                .list_runs()?
+                .into_iter()
+                .map(|r| (r.id.as_str().to_string(), r))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        let ctx = ExportContext {
+            req,
+            target,
+            experiment_id: &experiment_id,
+            root_uri: &root_uri,
+            exp_dir: &exp_dir,
+            artifacts: &artifacts,
+            total,
+        };
+        let no_history = BTreeMap::new();
+        let mut next = 0usize;
+        let mut outcome: Result<()> = Ok(());
+        let mut previous: Option<String> = None;
+        self.store.each_metric_history(|run_id, history| {
+            if previous.as_deref().is_some_and(|p| p >= run_id) {
+                outcome = Err(AppError::new(
+                    ErrorCode::Internal,
+                    "the store returned metric histories out of run id order; nothing was exported",
                 ));
+                return ControlFlow::Break(());
             }
-            let run = self.store.run(id)?;
-            let history = self.store.metric_history(id)?;
-            let artifacts = self.store.artifacts(id)?;
-            let (start, end) = run_times(&run)?;
-            first_ms = first_ms.min(start);
-            last_ms = last_ms.max(end.unwrap_or(start));
-            let run_uri = format!("{root_uri}/{experiment_id}/{}", run.id);
-            let run_dir = exp_dir.join(run.id.as_str());
-            self.write_run(
-                req,
-                &run,
-                &history,
-                &artifacts,
-                (&experiment_id, &run_uri, &run_dir),
-                (start, end),
+            previous = Some(run_id.to_string());
+            while next < ids.len() && ids[next].as_str() <= run_id {
+                let h = if ids[next].as_str() == run_id {
+                    &history
+                } else {
+                    &no_history
+                };
+                if let Err(e) = self.export_run(
+                    &ctx,
+                    next,
+                    &ids[next],
+                    h,
+                    &mut runs,
+                    &mut times,
+                    &mut summary,
+                    observer,
+                ) {
+                    outcome = Err(e);
+                    return ControlFlow::Break(());
+                }
+                next += 1;
+            }
+            if next == ids.len() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })?;
+        outcome?;
+        while next < ids.len() {
+            self.export_run(
+                &ctx,
+                next,
+                &ids[next],
+                &no_history,
+                &mut runs,
+                &mut times,
                 &mut summary,
+                observer,
             )?;
-            summary.runs += 1;
+            next += 1;
         }
+        let (mut first_ms, last_ms) = times;
         let _ = observer.on_step(&Step {
             stage: "export".into(),
             done: total,
@@ -268,6 +322,62 @@ impl Workspace {
         let text = serde_json::to_string_pretty(&marker).expect("json") + "\n";
         write_file(&tmp.join(EXPORT_MARKER), text.as_bytes())?;
         Ok(summary)
+    }
+
+    /// Reports progress (and stops when asked), then writes one run.
+    #[allow(clippy::too_many_arguments)]
+    fn export_run(
+        &self,
+        ctx: &ExportContext<'_>,
+        i: usize,
+        id: &cairn_core::RunId,
+        history: &BTreeMap<String, Vec<MetricPoint>>,
+        runs: &mut BTreeMap<String, Run>,
+        (first_ms, last_ms): &mut (i64, i64),
+        summary: &mut MlflowExportSummary,
+        observer: &mut dyn ProgressObserver,
+    ) -> Result<()> {
+        let step = Step {
+            stage: "export".into(),
+            done: i as u64,
+            total: Some(ctx.total),
+            message: format!("run {}", id.short()),
+            metrics: Default::default(),
+        };
+        if observer.on_step(&step).is_break() {
+            return Err(AppError::new(
+                ErrorCode::Cancelled,
+                format!(
+                    "export cancelled after {i} of {} runs; nothing was written to {}",
+                    ctx.total,
+                    ctx.target.display()
+                ),
+            ));
+        }
+        let run = match runs.remove(id.as_str()) {
+            Some(run) => run,
+            None => self.store.run(id)?,
+        };
+        let (start, end) = run_times(&run)?;
+        *first_ms = (*first_ms).min(start);
+        *last_ms = (*last_ms).max(end.unwrap_or(start));
+        let run_uri = format!("{}/{}/{}", ctx.root_uri, ctx.experiment_id, run.id);
+        let run_dir = ctx.exp_dir.join(run.id.as_str());
+        let artifacts = ctx
+            .artifacts
+            .get(id.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        self.write_run(
+            ctx.req,
+            &run,
+            history,
+            artifacts,
+            (ctx.experiment_id, &run_uri, &run_dir),
+            (start, end),
+            summary,
+        )?;
+        summary.runs += 1;
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -8,6 +8,7 @@ mod aggregates;
 mod csv_check;
 mod diff;
 mod error;
+mod export;
 mod ingest;
 mod migrate;
 mod profile;
