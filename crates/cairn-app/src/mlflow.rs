@@ -47,7 +47,7 @@ struct ExportContext<'a> {
     experiment_id: &'a str,
     root_uri: &'a str,
     exp_dir: &'a Path,
-    artifacts: &'a BTreeMap<String, Vec<(String, String, u64)>>,
+    artifacts: &'a cairn_store::ArtifactsByRun,
     total: u64,
 }
 

@@ -7,6 +7,9 @@ use cairn_core::MetricPoint;
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
+/// Each run's artifacts, `run_id → [(path, sha256, size)]`.
+pub type ArtifactsByRun = BTreeMap<String, Vec<(String, String, u64)>>;
+
 impl Store {
     /// Calls `f(run_id, history)` for each run that has metric points, in run id order, with
     /// its whole history (per key, by step, then in the order logged). Only one run's history
@@ -50,7 +53,7 @@ impl Store {
     }
 
     /// Every artifact, `run_id → [(path, sha256, size)]` by path.
-    pub fn all_artifacts(&self) -> Result<BTreeMap<String, Vec<(String, String, u64)>>> {
+    pub fn all_artifacts(&self) -> Result<ArtifactsByRun> {
         let ctx = "listing artifacts";
         let mut stmt = self
             .conn
@@ -66,7 +69,7 @@ impl Store {
                 ))
             })
             .map_err(|e| StoreError::db(ctx, e))?;
-        let mut out: BTreeMap<String, Vec<(String, String, u64)>> = BTreeMap::new();
+        let mut out = ArtifactsByRun::new();
         for row in rows {
             let (run, path, sha, size) = row.map_err(|e| StoreError::db(ctx, e))?;
             out.entry(run).or_default().push((path, sha, size));

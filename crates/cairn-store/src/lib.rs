@@ -21,6 +21,7 @@ mod watch;
 
 pub use cairn_core::FileFormat;
 pub use error::{ImportError, StoreError};
+pub use export::ArtifactsByRun;
 pub use ingest::{ImportOutcome, ImportRequest};
 pub use migrate::SCHEMA_VERSION;
 pub use runs::NewRun;
