@@ -31,6 +31,9 @@ cargo build --workspace --quiet
 step "Rust tests (unit, integration, CLI acceptance, generated bindings fresh)"
 cargo test --workspace --quiet
 
+step "MLflow round trip (cairn export mlflow read back by MlflowClient; docs/mlflow.md)"
+bash tests/mlflow/run.sh
+
 step "desktop end-to-end (Xvfb + tauri-driver + WebKitWebDriver)"
 bash tests/e2e/run.sh
 

@@ -3,6 +3,7 @@
 
 mod compare;
 mod data;
+mod export;
 mod log;
 mod model;
 mod output;
@@ -65,6 +66,9 @@ enum Command {
     /// Maintain the search index.
     #[command(subcommand)]
     Index(IndexCommand),
+    /// Export runs to other tools (MLflow).
+    #[command(subcommand)]
+    Export(export::ExportCommand),
     /// Walk the lifecycle on the bundled sample data: import, train, search, bundle, verify.
     Demo,
 }
@@ -169,6 +173,7 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Export(cmd) => export::run(cli, out, cmd)?,
         Command::Index(IndexCommand::Rebuild) => {
             let mut ws = open(cli)?;
             ws.rebuild_index()?;
