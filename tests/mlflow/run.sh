@@ -56,6 +56,11 @@ if c log --help >/dev/null 2>&1; then
         for s in 0 1 2 3 4; do
             echo "{\"event\":\"metric\",\"key\":\"val/loss\",\"step\":$s,\"value\":0.$((9 - s))}"
         done
+        echo '{"event":"note","text":"# Logged from a script\n\nA *markdown* note, carried as mlflow.note.content."}'
+        echo '{"event":"end","status":"finished"}'
+        # A child run (a trial of the run above): carried as mlflow.parentRunId.
+        echo '{"event":"start","name":"logged-trial","parent":"logged","params":{"lr":0.02}}'
+        echo '{"event":"metric","key":"val/loss","value":0.4}'
         echo '{"event":"end","status":"finished"}'
     } | c log >/dev/null
 fi
