@@ -1,36 +1,12 @@
 //! The `cairn` binary as a user runs it: the acceptance checks of the foundation issue.
 
+mod common;
+use common::*;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-fn cairn(ws: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("--workspace")
-        .arg(ws)
-        .args(args)
-        .env_remove("CAIRN_WORKSPACE")
-        .output()
-        .expect("cairn runs")
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../sample-data")
-        .join(name)
-}
+use std::process::{Command, Stdio};
 
 /// Imports a file from `sample-data/` into the workspace, checking that it succeeds.
 fn import_sample(ws: &Path, name: &str) -> Value {

@@ -1,43 +1,14 @@
 //! `cairn runs compare` as a user runs it: real training runs on the bundled iris data, and a
 //! run with a million-point history written straight to the store.
 
+mod common;
+use common::*;
+
 use cairn_core::{ParamValue, RunId, RunStatus};
 use cairn_store::{NewRun, Store};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn cairn(ws: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("--workspace")
-        .arg(ws)
-        .args(args)
-        .env_remove("CAIRN_WORKSPACE")
-        .output()
-        .expect("cairn runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn json(out: &Output) -> Value {
-    let text = ok(out);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../sample-data")
-        .join(name)
-}
+use std::path::Path;
 
 fn train(ws: &Path, name: &str, params: &[&str]) {
     let mut args = vec![

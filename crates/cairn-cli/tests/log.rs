@@ -1,32 +1,14 @@
 //! `cairn log` as a script uses it: JSON lines on stdin, crash safety under SIGKILL, two
 //! processes writing to one workspace, hostile input, typed params found by search.
 
+mod common;
+use common::*;
+
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn cairn(ws: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("--workspace")
-        .arg(ws)
-        .args(args)
-        .env_remove("CAIRN_WORKSPACE")
-        .output()
-        .expect("cairn runs")
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
 
 fn spawn_log(ws: &Path, args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_cairn"))
