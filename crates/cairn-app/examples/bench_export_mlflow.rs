@@ -22,7 +22,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let id = RunId::new_v7();
             store.insert_run(&NewRun {
                 id: id.clone(),
-                name: format!("run-{i}"),
                 model: "mlp".into(),
                 dataset: "bench@1".into(),
                 dataset_hash: "0".repeat(64),
@@ -40,12 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .map(|k| (format!("t{k}"), format!("v{}", i % 7)))
                     .collect(),
                 environment: serde_json::json!({"seed": i}),
-                pid: std::process::id(),
-                pid_started: None,
-                source: "api".into(),
-                note: String::new(),
-                parent_id: None,
-                status: cairn_app::RunStatus::Running,
+                ..NewRun::named(format!("run-{i}"))
             })?;
             let keys = ["m0", "m1", "m2", "m3", "m4"];
             let batch: Vec<(&str, u64, f64)> = keys

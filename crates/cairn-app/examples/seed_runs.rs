@@ -89,7 +89,6 @@ fn seeded_run(i: usize, at_ms: u64, long_points: u64, rng: &mut SplitMix64) -> R
     RecordedRun {
         run: NewRun {
             id: run_id_at(at_ms, rng),
-            name: format!("seed-{:05}", i + 1),
             model: model.into(),
             dataset: "iris@1".into(),
             dataset_hash: "0".repeat(64),
@@ -100,13 +99,8 @@ fn seeded_run(i: usize, at_ms: u64, long_points: u64, rng: &mut SplitMix64) -> R
                 ("team".into(), team.into()),
                 ("purpose".into(), "seed".into()),
             ]),
-            environment: serde_json::json!({}),
-            pid: std::process::id(),
-            pid_started: None,
             source: "seed".into(),
-            note: String::new(),
-            parent_id: None,
-            status: RunStatus::Running,
+            ..NewRun::named(format!("seed-{:05}", i + 1))
         },
         status: if i % 17 == 5 {
             RunStatus::Failed

@@ -11,8 +11,6 @@ use std::path::Path;
 
 fn new_run(name: &str, params: &[(&str, ParamValue)], tags: &[(&str, &str)]) -> NewRun {
     NewRun {
-        id: RunId::new_v7(),
-        name: name.into(),
         model: "mlp".into(),
         dataset: "iris@1".into(),
         dataset_hash: "ab".repeat(32),
@@ -26,13 +24,7 @@ fn new_run(name: &str, params: &[(&str, ParamValue)], tags: &[(&str, &str)]) -> 
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        environment: serde_json::json!({}),
-        pid: std::process::id(),
-        pid_started: None,
-        source: "api".into(),
-        note: String::new(),
-        parent_id: None,
-        status: RunStatus::Running,
+        ..NewRun::named(name)
     }
 }
 

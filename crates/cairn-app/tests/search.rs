@@ -31,7 +31,6 @@ fn write_behind_the_index(root: &Path) -> RunId {
     store
         .insert_run(&NewRun {
             id: id.clone(),
-            name: "written-by-a-crashed-process".into(),
             model: "mlp".into(),
             dataset: "iris@1".into(),
             dataset_hash: "0".repeat(64),
@@ -39,13 +38,8 @@ fn write_behind_the_index(root: &Path) -> RunId {
             seed: 9,
             params: BTreeMap::from([("lr".into(), ParamValue::Float(0.5))]),
             tags: BTreeMap::from([("team".into(), "risk".into())]),
-            environment: serde_json::json!({}),
-            pid: std::process::id(),
-            pid_started: None,
             source: "train".into(),
-            note: String::new(),
-            parent_id: None,
-            status: RunStatus::Running,
+            ..NewRun::named("written-by-a-crashed-process")
         })
         .unwrap();
     store

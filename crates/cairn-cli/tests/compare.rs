@@ -203,21 +203,10 @@ fn a_million_point_series_is_downsampled_to_two_thousand_points() {
             store
                 .insert_run(&NewRun {
                     id: id.clone(),
-                    name: name.into(),
                     model: "mlp".into(),
-                    dataset: String::new(),
-                    dataset_hash: String::new(),
-                    target: String::new(),
                     seed: 1,
                     params: BTreeMap::from([("lr".into(), ParamValue::Float(0.1))]),
-                    tags: BTreeMap::new(),
-                    environment: serde_json::json!({}),
-                    pid: std::process::id(),
-                    pid_started: None,
-                    source: "test".into(),
-                    note: String::new(),
-                    parent_id: None,
-                    status: RunStatus::Running,
+                    ..NewRun::named(name)
                 })
                 .unwrap();
             let points: Vec<(&str, u64, f64)> = (0..n)

@@ -39,7 +39,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cairn_core::{ParamValue, RunId};
+    use cairn_core::ParamValue;
     use std::collections::BTreeMap;
 
     #[test]
@@ -49,8 +49,6 @@ mod tests {
         let runs: Vec<RecordedRun> = (0..3)
             .map(|i| RecordedRun {
                 run: crate::NewRun {
-                    id: RunId::new_v7(),
-                    name: format!("seeded-{i}"),
                     model: "mlp".into(),
                     dataset: "d@1".into(),
                     dataset_hash: "0".repeat(64),
@@ -61,13 +59,8 @@ mod tests {
                         ("opt".into(), ParamValue::Str("adam".into())),
                     ]),
                     tags: BTreeMap::from([("team".into(), "risk".into())]),
-                    environment: serde_json::json!({}),
                     pid: 1,
-                    pid_started: None,
-                    source: "test".into(),
-                    note: String::new(),
-                    parent_id: None,
-                    status: RunStatus::Running,
+                    ..crate::NewRun::named(format!("seeded-{i}"))
                 },
                 status: RunStatus::Finished,
                 created_at: "2026-01-01T00:00:00Z".into(),

@@ -94,29 +94,15 @@ impl Store {
 mod tests {
     use super::*;
     use crate::NewRun;
-    use cairn_core::RunStatus;
-    use std::collections::BTreeMap;
 
     fn run(store: &Store, name: &str) -> RunId {
         let id = RunId::new_v7();
         store
             .insert_run(&NewRun {
                 id: id.clone(),
-                name: name.into(),
                 model: "mlp".into(),
-                dataset: String::new(),
-                dataset_hash: String::new(),
-                target: String::new(),
-                seed: 0,
-                params: BTreeMap::new(),
-                tags: BTreeMap::new(),
-                environment: serde_json::json!({}),
                 pid: 1,
-                pid_started: None,
-                source: "test".into(),
-                note: String::new(),
-                parent_id: None,
-                status: RunStatus::Running,
+                ..NewRun::named(name)
             })
             .unwrap();
         id

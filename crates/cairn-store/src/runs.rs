@@ -38,6 +38,31 @@ pub struct NewRun {
     pub status: RunStatus,
 }
 
+impl NewRun {
+    /// A run called `name` with a fresh id, owned by this process, recorded through the API,
+    /// with nothing else set: the base of a struct update (`NewRun { params, ..NewRun::named("x") }`).
+    pub fn named(name: impl Into<String>) -> NewRun {
+        NewRun {
+            id: RunId::new_v7(),
+            name: name.into(),
+            model: String::new(),
+            dataset: String::new(),
+            dataset_hash: String::new(),
+            target: String::new(),
+            seed: 0,
+            params: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            environment: serde_json::json!({}),
+            pid: std::process::id(),
+            pid_started: None,
+            source: "api".into(),
+            note: String::new(),
+            parent_id: None,
+            status: RunStatus::Running,
+        }
+    }
+}
+
 /// Everything that changes about one run in one [`Store::write_runs`] call.
 ///
 /// Changes apply in this order: creation, params, tags, note, metric points, artifacts, end.
