@@ -6,7 +6,7 @@ use cairn_bundle::VerifyReport;
 use cairn_core::RunStatus;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BundleSummary {
@@ -15,11 +15,25 @@ pub struct BundleSummary {
     pub entries: usize,
     pub bytes: u64,
     pub root_hash: String,
+    /// The fingerprint of the key that signed the manifest; absent when unsigned.
+    pub signed_by: Option<String>,
 }
 
 impl Workspace {
     /// Writes the bundle of a finished run to `out` (atomically: a temp file, then a rename).
     pub fn export_bundle(&self, run_key: &str, out: &Path) -> Result<BundleSummary> {
+        self.export_bundle_signed(run_key, out, None)
+    }
+
+    /// Like [`Workspace::export_bundle`], signing the manifest with the secret key file `sign`.
+    pub fn export_bundle_signed(
+        &self,
+        run_key: &str,
+        out: &Path,
+        sign: Option<&Path>,
+    ) -> Result<BundleSummary> {
+        // Read the key first: a bad key file fails before any work is done.
+        let key = sign.map(crate::keys::read_secret_key).transpose()?;
         let detail = self.run(run_key)?;
         let run = &detail.run;
         if run.status != RunStatus::Finished {
@@ -87,10 +101,11 @@ impl Workspace {
                 "source": version.source,
             })),
         );
-        let bytes = cairn_bundle::write_bundle(
+        let bytes = cairn_bundle::write_bundle_signed(
             run.id.as_str(),
             &format!("cairn {}", crate::CAIRN_VERSION),
             &entries,
+            key.as_ref(),
         )?;
         let tmp = out.with_extension("zip.partial");
         if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -105,16 +120,29 @@ impl Workspace {
         Ok(BundleSummary {
             path: out.display().to_string(),
             run_id: run.id.as_str().to_string(),
-            entries: report.manifest.entries.len() + 1,
+            entries: report.manifest.entries.len() + 1 + usize::from(key.is_some()),
             bytes: bytes.len() as u64,
             root_hash: report.manifest.root_hash,
+            signed_by: key.map(|k| k.public().fingerprint()),
         })
     }
 }
 
-/// Verifies a bundle file; needs no workspace.
+/// Verifies a bundle file; needs no workspace. A signature, if present, must be valid but
+/// need not be trusted.
 pub fn verify_bundle(path: &Path) -> Result<VerifyReport> {
+    verify_bundle_trusted(path, &[])
+}
+
+/// Verifies a bundle file; with `trust` (public key files) not empty, also requires a valid
+/// signature by one of those keys.
+pub fn verify_bundle_trusted(path: &Path, trust: &[PathBuf]) -> Result<VerifyReport> {
+    let trusted = crate::keys::read_public_keys(trust)?;
     let bytes =
         std::fs::read(path).map_err(|e| AppError::io(format!("reading {}", path.display()), e))?;
-    Ok(cairn_bundle::verify(&path.display().to_string(), &bytes)?)
+    Ok(cairn_bundle::verify_trusted(
+        &path.display().to_string(),
+        &bytes,
+        &trusted,
+    )?)
 }

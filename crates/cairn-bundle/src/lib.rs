@@ -4,12 +4,17 @@
 //! and fixed permissions (0644), and described by `manifest.json`: the SHA-256 and size of every
 //! other entry and a root hash over them. The same entries always give byte-identical bytes.
 //! `verify` checks every hash and names each modified, added, removed or unreadable entry.
+//! A bundle may also carry `manifest.sig`, an Ed25519 signature over the exact bytes of
+//! `manifest.json` (see [`sign`]); it is the one entry the manifest does not list.
 //!
 //! This crate knows zip and JSON; it must not know DuckDB, Candle, tantivy or Tauri, nor what a
 //! run is beyond the id it is handed. The format is documented in `docs/formats/bundle.md`.
 
+pub mod sign;
+
 use cairn_core::sha256_hex;
 use serde::{Deserialize, Serialize};
+pub use sign::{KeyError, PublicKey, SIGNATURE, SecretKey, SignatureStatus};
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Write};
 use zip::write::SimpleFileOptions;
@@ -107,12 +112,23 @@ pub fn write_bundle(
     created_by: &str,
     entries: &BTreeMap<String, Vec<u8>>,
 ) -> Result<Vec<u8>> {
+    write_bundle_signed(run_id, created_by, entries, None)
+}
+
+/// Like [`write_bundle`], adding `manifest.sig` when given a key. Still deterministic:
+/// Ed25519 signatures depend only on the key and the manifest bytes.
+pub fn write_bundle_signed(
+    run_id: &str,
+    created_by: &str,
+    entries: &BTreeMap<String, Vec<u8>>,
+    signer: Option<&SecretKey>,
+) -> Result<Vec<u8>> {
     let mut listed = Vec::with_capacity(entries.len());
     for (path, bytes) in entries {
         check_entry_path(path)?;
-        if path == MANIFEST {
+        if path == MANIFEST || path == SIGNATURE {
             return Err(BundleError::Write(format!(
-                "`{MANIFEST}` is written by Cairn itself"
+                "`{path}` is written by Cairn itself"
             )));
         }
         listed.push(ManifestEntry {
@@ -136,6 +152,10 @@ pub fn write_bundle(
         .map(|(p, b)| (p.as_str(), b.as_slice()))
         .collect();
     all.push((MANIFEST, &manifest_bytes));
+    let sig_bytes = signer.map(|key| sign::sign_manifest(key, &manifest_bytes));
+    if let Some(sig) = &sig_bytes {
+        all.push((SIGNATURE, sig));
+    }
     all.sort_by(|a, b| a.0.cmp(b.0));
 
     let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
@@ -168,8 +188,10 @@ pub struct Problem {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VerifyReport {
     pub manifest: Manifest,
-    /// Empty when every entry is present, listed and matches its hash.
+    /// Empty when every entry is present, listed and matches its hash, and the signature
+    /// (if any, or if trusted keys were required) checks.
     pub problems: Vec<Problem>,
+    pub signature: SignatureStatus,
 }
 
 impl VerifyReport {
@@ -252,8 +274,15 @@ pub fn read_entries(shown: &str, bytes: &[u8]) -> Result<(Entries, Vec<Problem>)
 }
 
 /// Checks a bundle: the manifest parses, every listed entry is present with its hash and size,
-/// nothing unlisted is present, and the root hash matches.
+/// nothing unlisted is present, the root hash matches, and a `manifest.sig`, if present, is a
+/// valid signature of the manifest. Does not require a signature: see [`verify_trusted`].
 pub fn verify(shown: &str, bytes: &[u8]) -> Result<VerifyReport> {
+    verify_trusted(shown, bytes, &[])
+}
+
+/// Like [`verify`]; when `trusted` is not empty, also requires a valid signature by one of
+/// those keys (an unsigned bundle or one signed by another key is a problem on `manifest.sig`).
+pub fn verify_trusted(shown: &str, bytes: &[u8], trusted: &[PublicKey]) -> Result<VerifyReport> {
     let (entries, mut problems) = read_entries(shown, bytes)?;
     let unreadable = |reason: String| BundleError::Unreadable {
         path: shown.to_string(),
@@ -292,7 +321,10 @@ pub fn verify(shown: &str, bytes: &[u8]) -> Result<VerifyReport> {
             }),
         }
     }
-    for path in entries.keys().filter(|p| p.as_str() != MANIFEST) {
+    for path in entries
+        .keys()
+        .filter(|p| p.as_str() != MANIFEST && p.as_str() != SIGNATURE)
+    {
         if !manifest.entries.iter().any(|e| &e.path == path) {
             problems.push(Problem {
                 entry: path.clone(),
@@ -306,7 +338,43 @@ pub fn verify(shown: &str, bytes: &[u8]) -> Result<VerifyReport> {
             issue: "modified: the root hash does not match the listed entries".into(),
         });
     }
-    Ok(VerifyReport { manifest, problems })
+    let signature = sign::check_signature(
+        manifest_bytes,
+        entries.get(SIGNATURE).map(Vec::as_slice),
+        trusted,
+    );
+    let sig_problem = match &signature {
+        SignatureStatus::Invalid { reason } => Some(reason.clone()),
+        SignatureStatus::Unsigned if !trusted.is_empty() => Some(
+            "unsigned bundle: --trust requires a signature by a trusted key; \
+             export it with `cairn bundle export --sign KEY`"
+                .into(),
+        ),
+        SignatureStatus::Valid {
+            fingerprint,
+            trusted: false,
+        } if !trusted.is_empty() => Some(format!(
+            "signed by an untrusted key (fingerprint {fingerprint}); none of the --trust keys \
+             ({}) signed it",
+            trusted
+                .iter()
+                .map(PublicKey::fingerprint)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        _ => None,
+    };
+    if let Some(issue) = sig_problem {
+        problems.push(Problem {
+            entry: SIGNATURE.into(),
+            issue,
+        });
+    }
+    Ok(VerifyReport {
+        manifest,
+        problems,
+        signature,
+    })
 }
 
 #[cfg(test)]
@@ -379,6 +447,116 @@ mod tests {
         let r = verify("r.zip", &rezip(&removed)).unwrap();
         assert_eq!(r.problems[0].entry, "run.json");
         assert!(r.problems[0].issue.starts_with("removed"));
+    }
+
+    fn rezip(entries: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+        let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+        for (p, b) in entries {
+            z.start_file(p.as_str(), SimpleFileOptions::default())
+                .unwrap();
+            z.write_all(b).unwrap();
+        }
+        z.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn signed_bundles_are_deterministic_and_every_tamper_is_named() {
+        let key = SecretKey::generate().unwrap();
+        let other = SecretKey::generate().unwrap();
+        let trusted = [key.public()];
+        let good = write_bundle_signed("r1", "t", &sample(), Some(&key)).unwrap();
+        assert_eq!(
+            good,
+            write_bundle_signed("r1", "t", &sample(), Some(&key)).unwrap()
+        );
+        let r = verify_trusted("g.zip", &good, &trusted).unwrap();
+        assert!(r.ok(), "{:?}", r.problems);
+        assert!(matches!(
+            r.signature,
+            SignatureStatus::Valid { trusted: true, .. }
+        ));
+        let r = verify("g.zip", &good).unwrap();
+        assert!(r.ok());
+        assert!(matches!(
+            r.signature,
+            SignatureStatus::Valid { trusted: false, .. }
+        ));
+
+        let issues = |bytes: &[u8], trusted: &[PublicKey]| {
+            let r = verify_trusted("t.zip", bytes, trusted).unwrap();
+            r.problems
+                .iter()
+                .map(|p| format!("{}: {}", p.entry, p.issue))
+                .collect::<Vec<_>>()
+        };
+        // Wrong key.
+        let got = issues(&good, &[other.public()]);
+        assert!(
+            got.len() == 1
+                && got[0].contains("untrusted key")
+                && got[0].contains(&key.public().fingerprint()),
+            "{got:?}"
+        );
+        // Unsigned, with --trust; without, fine.
+        let unsigned = write_bundle("r1", "t", &sample()).unwrap();
+        let got = issues(&unsigned, &trusted);
+        assert!(
+            got.len() == 1 && got[0].contains("unsigned bundle"),
+            "{got:?}"
+        );
+        assert!(issues(&unsigned, &[]).is_empty());
+
+        let (entries, _) = read_entries("g", &good).unwrap();
+        // Added and removed entries are named, the signature still checks (manifest untouched).
+        let mut added = entries.clone();
+        added.insert("extra.txt".into(), b"hi".to_vec());
+        let got = issues(&rezip(&added), &trusted);
+        assert_eq!(
+            got,
+            ["extra.txt: added: present but not listed in the manifest"]
+        );
+        let mut removed = entries.clone();
+        removed.remove("run.json");
+        let got = issues(&rezip(&removed), &trusted);
+        assert!(
+            got.len() == 1 && got[0].starts_with("run.json: removed"),
+            "{got:?}"
+        );
+        // Removed signature with --trust.
+        let mut nosig = entries.clone();
+        nosig.remove(SIGNATURE);
+        let got = issues(&rezip(&nosig), &trusted);
+        assert!(
+            got.len() == 1 && got[0].contains("unsigned bundle"),
+            "{got:?}"
+        );
+        // Modified manifest (a listed hash rewritten to match a modified entry).
+        let mut forged = entries.clone();
+        let mut m: Manifest = serde_json::from_slice(&entries[MANIFEST]).unwrap();
+        let new_run = br#"{"name":"y"}"#.to_vec();
+        let e = m.entries.iter_mut().find(|e| e.path == "run.json").unwrap();
+        e.sha256 = sha256_hex(&new_run);
+        m.root_hash = Manifest::root_hash_of(&m.entries);
+        forged.insert("run.json".into(), new_run);
+        forged.insert(MANIFEST.into(), serde_json::to_vec_pretty(&m).unwrap());
+        for t in [&trusted[..], &[]] {
+            let got = issues(&rezip(&forged), t);
+            assert!(
+                got.len() == 1 && got[0].starts_with("manifest.sig: bad signature"),
+                "{got:?}"
+            );
+        }
+        // Flipped byte in an entry.
+        let (start, len) = entry_offset(&good, "model/weights.safetensors");
+        let mut flipped = good.clone();
+        flipped[start + len / 2] ^= 0x01;
+        let got = issues(&flipped, &trusted);
+        assert!(
+            got.len() == 1
+                && got[0].starts_with("model/weights.safetensors: ")
+                && got[0].contains("modified"),
+            "{got:?}"
+        );
     }
 
     #[test]

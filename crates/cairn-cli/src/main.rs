@@ -63,6 +63,9 @@ enum Command {
     /// Export and verify bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Make Ed25519 key pairs for signing bundles.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Maintain the search index.
     #[command(subcommand)]
     Index(IndexCommand),
@@ -94,9 +97,30 @@ enum BundleCommand {
         run: String,
         #[arg(short, long, value_name = "FILE.zip")]
         out: PathBuf,
+        /// Sign the manifest with this secret key file (made by `cairn keys new`).
+        #[arg(long, value_name = "KEYFILE")]
+        sign: Option<PathBuf>,
     },
-    /// Check every entry of a bundle against its manifest.
-    Verify { file: PathBuf },
+    /// Check every entry of a bundle against its manifest, and its signature if any.
+    Verify {
+        file: PathBuf,
+        /// Require a valid signature by this public key file (repeatable: any one of them).
+        #[arg(long, value_name = "PUBKEYFILE")]
+        trust: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Make a new Ed25519 key pair: NAME.key (secret, mode 0600) and NAME.pub.
+    New {
+        /// The folder to write the key files in.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        /// The key files' base name.
+        #[arg(long, default_value = "cairn")]
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -163,15 +187,22 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
             search::run(cli, out, args)?
         }
         Command::Runs(RunsCommand::Compare(args)) => compare::run(cli, out, args)?,
-        Command::Bundle(BundleCommand::Export { run, out: file }) => {
-            out.bundle(&open(cli)?.export_bundle(run, file)?)?;
+        Command::Bundle(BundleCommand::Export {
+            run,
+            out: file,
+            sign,
+        }) => {
+            out.bundle(&open(cli)?.export_bundle_signed(run, file, sign.as_deref())?)?;
         }
-        Command::Bundle(BundleCommand::Verify { file }) => {
-            let report = cairn_app::verify_bundle(file)?;
+        Command::Bundle(BundleCommand::Verify { file, trust }) => {
+            let report = cairn_app::verify_bundle_trusted(file, trust)?;
             out.verify(file, &report)?;
             if !report.ok() {
                 return Ok(ExitCode::from(1));
             }
+        }
+        Command::Keys(KeysCommand::New { out: dir, name }) => {
+            out.keys(&cairn_app::new_key_pair(dir, name)?)?;
         }
         Command::Export(cmd) => export::run(cli, out, cmd)?,
         Command::Index(IndexCommand::Rebuild) => {

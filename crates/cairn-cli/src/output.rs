@@ -1,7 +1,10 @@
 //! Printing results: aligned text for people, one JSON document on stdout with `--json`.
 
 use cairn_app::json::{DatasetSummary, WorkspaceInfo};
-use cairn_app::{AppError, BundleSummary, DemoSummary, Run, RunDetail, VerifyReport};
+use cairn_app::{
+    AppError, BundleSummary, DemoSummary, KeyPairSummary, Run, RunDetail, SignatureStatus,
+    VerifyReport,
+};
 use serde::Serialize;
 use serde_json::json;
 use std::path::Path;
@@ -239,6 +242,22 @@ impl Output {
             b.path, b.entries, b.bytes
         );
         println!("root hash {}", b.root_hash);
+        if let Some(fp) = &b.signed_by {
+            println!("signed by key {fp}");
+        }
+        Ok(())
+    }
+
+    pub fn keys(&self, k: &KeyPairSummary) -> R {
+        if self.json {
+            return self.print_json(k);
+        }
+        println!("secret key {} (keep it private)", k.secret_key);
+        println!(
+            "public key {} (give it to `cairn bundle verify --trust`)",
+            k.public_key
+        );
+        println!("fingerprint {}", k.fingerprint);
         Ok(())
     }
 
@@ -251,8 +270,23 @@ impl Output {
                 "root_hash": report.manifest.root_hash,
                 "entries": report.manifest.entries.len(),
                 "problems": report.problems,
+                "signature": report.signature,
             }));
         }
+        let signature = match &report.signature {
+            SignatureStatus::Unsigned => "unsigned".to_string(),
+            SignatureStatus::Valid {
+                fingerprint,
+                trusted: true,
+            } => format!("signed by trusted key {fingerprint}"),
+            SignatureStatus::Valid {
+                fingerprint,
+                trusted: false,
+            } => format!(
+                "validly signed by key {fingerprint}, not checked against a trusted key (use --trust)"
+            ),
+            SignatureStatus::Invalid { reason } => format!("INVALID signature: {reason}"),
+        };
         if report.ok() {
             println!(
                 "ok: {} — {} entries match the manifest",
@@ -260,6 +294,7 @@ impl Output {
                 report.manifest.entries.len()
             );
             println!("root hash {}", report.manifest.root_hash);
+            println!("{signature}");
         } else {
             eprintln!("FAILED: {}", file.display());
             for p in &report.problems {
