@@ -100,6 +100,9 @@ enum BundleCommand {
         /// Sign the manifest with this secret key file (made by `cairn keys new`).
         #[arg(long, value_name = "KEYFILE")]
         sign: Option<PathBuf>,
+        /// Add a Parquet snapshot of the training data (needed by `cairn bundle reproduce`).
+        #[arg(long)]
+        include_data: bool,
     },
     /// Check every entry of a bundle against its manifest, and its signature if any.
     Verify {
@@ -191,8 +194,18 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
             run,
             out: file,
             sign,
+            include_data,
         }) => {
-            out.bundle(&open(cli)?.export_bundle_signed(run, file, sign.as_deref())?)?;
+            let ws = open(cli)?;
+            let opts = cairn_app::ExportOptions {
+                sign: sign.clone(),
+                include_data: *include_data,
+            };
+            let cancel = progress::cancel_on_ctrl_c();
+            let mut bar = progress::Bar::new(out.is_json(), "bundle");
+            let result = ws.export_bundle_with(run, file, &opts, &mut bar.observer(&cancel));
+            bar.finish();
+            out.bundle(&result?)?;
         }
         Command::Bundle(BundleCommand::Verify { file, trust }) => {
             let report = cairn_app::verify_bundle_trusted(file, trust)?;

@@ -4,9 +4,13 @@ use crate::train::{CHECKPOINTS, CONFIG, PREPROCESSING, WEIGHTS};
 use crate::{AppError, ErrorCode, Result, Workspace};
 use cairn_bundle::VerifyReport;
 use cairn_core::RunStatus;
+use cairn_core::progress::{Progress, ProgressObserver, Step};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+
+mod contents;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BundleSummary {
@@ -19,10 +23,25 @@ pub struct BundleSummary {
     pub signed_by: Option<String>,
 }
 
+/// What goes into a bundle beyond the model, and whether to sign it.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    /// Sign the manifest with this secret key file (from `cairn keys new`).
+    pub sign: Option<PathBuf>,
+    /// Add a Parquet snapshot of the training data version (`data/snapshot.parquet`), which
+    /// `cairn bundle reproduce` needs.
+    pub include_data: bool,
+}
+
 impl Workspace {
     /// Writes the bundle of a finished run to `out` (atomically: a temp file, then a rename).
     pub fn export_bundle(&self, run_key: &str, out: &Path) -> Result<BundleSummary> {
-        self.export_bundle_signed(run_key, out, None)
+        self.export_bundle_with(
+            run_key,
+            out,
+            &ExportOptions::default(),
+            &mut Progress::silent(),
+        )
     }
 
     /// Like [`Workspace::export_bundle`], signing the manifest with the secret key file `sign`.
@@ -32,8 +51,28 @@ impl Workspace {
         out: &Path,
         sign: Option<&Path>,
     ) -> Result<BundleSummary> {
+        let opts = ExportOptions {
+            sign: sign.map(Path::to_path_buf),
+            ..ExportOptions::default()
+        };
+        self.export_bundle_with(run_key, out, &opts, &mut Progress::silent())
+    }
+
+    /// Writes the bundle of a finished run to `out` with `opts`, reporting each stage
+    /// (`bundle`) to `progress`; a cancel request stops before anything is written.
+    pub fn export_bundle_with(
+        &self,
+        run_key: &str,
+        out: &Path,
+        opts: &ExportOptions,
+        progress: &mut dyn ProgressObserver,
+    ) -> Result<BundleSummary> {
         // Read the key first: a bad key file fails before any work is done.
-        let key = sign.map(crate::keys::read_secret_key).transpose()?;
+        let key = opts
+            .sign
+            .as_deref()
+            .map(crate::keys::read_secret_key)
+            .transpose()?;
         let detail = self.run(run_key)?;
         let run = &detail.run;
         if run.status != RunStatus::Finished {
@@ -44,6 +83,8 @@ impl Workspace {
                 run.status
             )));
         }
+        let mut stage = Stages::new(progress, if opts.include_data { 4 } else { 3 });
+        stage.next("collecting the model and its records")?;
         let mut entries: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         // Checkpoints are for resuming training here, not for production: they stay out.
         for a in detail
@@ -61,46 +102,13 @@ impl Workspace {
                 ));
             }
         }
-        let pretty = |v: serde_json::Value| serde_json::to_vec_pretty(&v).expect("json serialises");
-        entries.insert(
-            "run.json".into(),
-            pretty(serde_json::json!({
-                "format_version": 1,
-                "id": run.id,
-                "name": run.name,
-                "status": run.status,
-                "model": run.model,
-                "target": run.target,
-                "seed": run.seed,
-                "params": run.params,
-                "tags": run.tags,
-                "metrics": run.metrics,
-                "created_at": run.created_at,
-                "finished_at": run.finished_at,
-                "environment": run.environment,
-            })),
-        );
-        let history: BTreeMap<&String, Vec<(u64, f64)>> = detail
-            .history
-            .iter()
-            .map(|(k, pts)| (k, pts.iter().map(|p| (p.step, p.value)).collect()))
-            .collect();
-        entries.insert(
-            "metrics/history.json".into(),
-            pretty(serde_json::json!(history)),
-        );
         let version = self.resolve_dataset(&run.dataset)?;
-        entries.insert(
-            "data/reference.json".into(),
-            pretty(serde_json::json!({
-                "name": version.name,
-                "version": version.version,
-                "hash": version.hash,
-                "rows": version.rows,
-                "columns": version.columns,
-                "source": version.source,
-            })),
-        );
+        contents::add_records(self, &detail, &version, &mut entries)?;
+        if opts.include_data {
+            stage.next("writing the data snapshot")?;
+            // helper B: data/snapshot.parquet
+        }
+        stage.next("writing the zip")?;
         let bytes = cairn_bundle::write_bundle_signed(
             run.id.as_str(),
             &format!("cairn {}", crate::CAIRN_VERSION),
@@ -116,7 +124,11 @@ impl Workspace {
             .map_err(|e| AppError::io(format!("writing {}", tmp.display()), e))?;
         std::fs::rename(&tmp, out)
             .map_err(|e| AppError::io(format!("writing {}", out.display()), e))?;
+        // Past the rename there is nothing to cancel: the bundle is written.
+        stage.done += 1;
+        let _ = stage.report("verifying the written bundle");
         let report = cairn_bundle::verify(&out.display().to_string(), &bytes)?;
+        stage.done();
         Ok(BundleSummary {
             path: out.display().to_string(),
             run_id: run.id.as_str().to_string(),
@@ -125,6 +137,51 @@ impl Workspace {
             root_hash: report.manifest.root_hash,
             signed_by: key.map(|k| k.public().fingerprint()),
         })
+    }
+}
+
+/// Counts an export's stages for a progress observer.
+struct Stages<'a> {
+    progress: &'a mut dyn ProgressObserver,
+    done: u64,
+    total: u64,
+}
+
+impl<'a> Stages<'a> {
+    fn new(progress: &'a mut dyn ProgressObserver, total: u64) -> Self {
+        Stages {
+            progress,
+            done: 0,
+            total: total + 1,
+        }
+    }
+
+    fn report(&mut self, message: &str) -> ControlFlow<()> {
+        self.progress.on_step(&Step {
+            stage: "bundle".into(),
+            done: self.done,
+            total: Some(self.total),
+            message: message.into(),
+            metrics: BTreeMap::new(),
+        })
+    }
+
+    /// Reports the start of the next stage; a cancel request becomes an error.
+    fn next(&mut self, message: &str) -> Result<()> {
+        let flow = self.report(message);
+        self.done += 1;
+        match flow {
+            ControlFlow::Continue(()) => Ok(()),
+            ControlFlow::Break(()) => Err(AppError::new(
+                ErrorCode::Cancelled,
+                "bundle export cancelled; nothing was written".to_string(),
+            )),
+        }
+    }
+
+    fn done(&mut self) {
+        self.done = self.total;
+        let _ = self.report("done");
     }
 }
 
