@@ -3,8 +3,9 @@
 use crate::AppState;
 use cairn_app::Workspace;
 use cairn_app::json::{
-    AppError, DatasetDetail, DatasetSummary, RowPage, RunComparison, RunKeys, RunPage, RunSummary,
-    SearchPage, TrainChoices, TrainForm, TrainProgress, WorkspaceInfo,
+    AppError, BundleExportForm, BundleExported, BundleInspection, DatasetDetail, DatasetSummary,
+    RowPage, RunComparison, RunKeys, RunPage, RunSummary, SearchPage, TrainChoices, TrainForm,
+    TrainProgress, WorkspaceInfo,
 };
 use tauri::ipc::Channel;
 
@@ -207,4 +208,50 @@ pub async fn compare_runs(
         metrics,
     };
     with_workspace(&state, move |ws| ws.compare_runs(&ids, &options)).await
+}
+
+/// Writes a finished run's bundle as the window's one job (cancelled like training, by
+/// `cancel_training`), streaming each stage to `on_progress`.
+#[tauri::command]
+pub async fn export_bundle(
+    state: tauri::State<'_, AppState>,
+    form: BundleExportForm,
+    on_progress: Channel<TrainProgress>,
+) -> Result<BundleExported, AppError> {
+    let claim = state.training.claim().ok_or_else(|| AppError {
+        code: cairn_app::ErrorCode::InUse.as_str().into(),
+        message: "another job is in progress in this window; wait for it to end or cancel it"
+            .into(),
+    })?;
+    with_workspace(&state, move |ws| {
+        let mut observer = claim.observer(|step| {
+            let _ = on_progress.send(step);
+        });
+        let out = std::path::PathBuf::from(form.out.trim());
+        ws.export_bundle_with(&form.run, &out, &form.options(), &mut observer)
+            .map(BundleExported::from)
+    })
+    .await
+}
+
+/// Verifies a bundle file (with `trust`: public key files, as `cairn bundle verify --trust`)
+/// and reads its manifest, signature and lineage. Needs no workspace.
+#[tauri::command]
+pub async fn inspect_bundle(
+    path: String,
+    trust: Vec<String>,
+) -> Result<BundleInspection, AppError> {
+    tauri::async_runtime::spawn_blocking(move || {
+        let keys: Vec<std::path::PathBuf> = trust
+            .iter()
+            .map(|k| k.trim())
+            .filter(|k| !k.is_empty())
+            .map(std::path::PathBuf::from)
+            .collect();
+        cairn_app::inspect_bundle(std::path::Path::new(path.trim()), &keys)
+            .map(|b| BundleInspection::new(&b, !keys.is_empty()))
+            .map_err(|e| AppError::from(&e))
+    })
+    .await
+    .map_err(background_failed)?
 }

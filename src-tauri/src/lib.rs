@@ -61,7 +61,9 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, root: PathBuf) -> Builder<R> {
             commands::run_page,
             commands::search_runs,
             commands::run_keys,
-            commands::compare_runs
+            commands::compare_runs,
+            commands::export_bundle,
+            commands::inspect_bundle
         ])
 }
 

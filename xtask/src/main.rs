@@ -53,8 +53,12 @@ pub(crate) fn cargo() -> Command {
 }
 
 pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+    // `cargo run` sets CARGO_MANIFEST_DIR for the binary too: prefer it to the path compiled
+    // in, which belongs to whichever checkout last built this (shared) target.
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    dir.parent()
         .expect("xtask sits in the workspace")
         .to_path_buf()
 }

@@ -233,7 +233,8 @@ pub fn typescript_bindings() -> String {
     out.push_str("export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;\n");
     let more = training_declarations(&cfg)
         .into_iter()
-        .chain(compare_declarations(&cfg));
+        .chain(compare_declarations(&cfg))
+        .chain(bundle_declarations(&cfg));
     for d in decls.into_iter().chain(more) {
         out.push_str("export ");
         out.push_str(&d);
@@ -677,6 +678,164 @@ fn compare_declarations(cfg: &ts_rs::Config) -> Vec<String> {
         MetricComparison::decl(cfg),
         FinalMetric::decl(cfg),
         SampledSeries::decl(cfg),
+    ]
+}
+
+/// The export dialog's choices.
+#[derive(Debug, Clone, serde::Deserialize, TS)]
+pub struct BundleExportForm {
+    /// The run (id, id prefix or name).
+    pub run: String,
+    /// Where to write the zip.
+    pub out: String,
+    /// Add `data/snapshot.parquet`.
+    pub include_data: bool,
+    /// A secret key file to sign with; empty or absent: unsigned.
+    #[ts(optional, type = "string | null")]
+    pub sign_key: Option<String>,
+}
+
+impl BundleExportForm {
+    pub fn options(&self) -> crate::ExportOptions {
+        crate::ExportOptions {
+            sign: self
+                .sign_key
+                .as_deref()
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(std::path::PathBuf::from),
+            include_data: self.include_data,
+        }
+    }
+}
+
+/// A written bundle.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BundleExported {
+    pub path: String,
+    pub run_id: String,
+    pub entries: u32,
+    #[ts(type = "number")]
+    pub bytes: u64,
+    pub root_hash: String,
+    pub signed_by: Option<String>,
+}
+
+impl From<crate::BundleSummary> for BundleExported {
+    fn from(b: crate::BundleSummary) -> Self {
+        BundleExported {
+            path: b.path,
+            run_id: b.run_id,
+            entries: b.entries as u32,
+            bytes: b.bytes,
+            root_hash: b.root_hash,
+            signed_by: b.signed_by,
+        }
+    }
+}
+
+/// One manifest entry, as the Bundles view lists it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BundleEntryRow {
+    pub path: String,
+    pub sha256: String,
+    #[ts(type = "number")]
+    pub size: u64,
+}
+
+/// One thing wrong with a bundle, naming the entry.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BundleProblem {
+    pub entry: String,
+    pub issue: String,
+}
+
+/// A bundle as the Bundles view shows it: verification, signature, manifest, lineage.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct BundleInspection {
+    pub path: String,
+    /// Every entry matches the manifest, and the signature checks (and is trusted, when keys
+    /// were given).
+    pub ok: bool,
+    pub problems: Vec<BundleProblem>,
+    /// `unsigned`, `valid` (not checked against trusted keys), `trusted`, `untrusted` or
+    /// `invalid`.
+    pub signature: String,
+    pub fingerprint: Option<String>,
+    pub signature_reason: Option<String>,
+    pub format_version: u32,
+    pub run_id: String,
+    pub created_by: String,
+    pub root_hash: String,
+    pub entries: Vec<BundleEntryRow>,
+    /// `run.json`, `lineage.json` and `model_card.json` as written (null when absent).
+    pub run: serde_json::Value,
+    pub lineage: serde_json::Value,
+    pub model_card: serde_json::Value,
+}
+
+impl BundleInspection {
+    pub fn new(b: &crate::BundleContents, trust_given: bool) -> Self {
+        use cairn_bundle::SignatureStatus;
+        let r = &b.report;
+        let (signature, fingerprint, reason) = match &r.signature {
+            SignatureStatus::Unsigned => ("unsigned", None, None),
+            SignatureStatus::Valid {
+                fingerprint,
+                trusted,
+            } => (
+                match (trust_given, *trusted) {
+                    (false, _) => "valid",
+                    (true, true) => "trusted",
+                    (true, false) => "untrusted",
+                },
+                Some(fingerprint.clone()),
+                None,
+            ),
+            SignatureStatus::Invalid { reason } => ("invalid", None, Some(reason.clone())),
+        };
+        let m = &r.manifest;
+        BundleInspection {
+            path: b.path.clone(),
+            ok: r.ok(),
+            problems: r
+                .problems
+                .iter()
+                .map(|p| BundleProblem {
+                    entry: p.entry.clone(),
+                    issue: p.issue.clone(),
+                })
+                .collect(),
+            signature: signature.into(),
+            fingerprint,
+            signature_reason: reason,
+            format_version: m.format_version,
+            run_id: m.run_id.clone(),
+            created_by: m.created_by.clone(),
+            root_hash: m.root_hash.clone(),
+            entries: m
+                .entries
+                .iter()
+                .map(|e| BundleEntryRow {
+                    path: e.path.clone(),
+                    sha256: e.sha256.clone(),
+                    size: e.size,
+                })
+                .collect(),
+            run: b.json("run.json").unwrap_or_default(),
+            lineage: b.json("lineage.json").unwrap_or_default(),
+            model_card: b.json("model_card.json").unwrap_or_default(),
+        }
+    }
+}
+
+fn bundle_declarations(cfg: &ts_rs::Config) -> Vec<String> {
+    vec![
+        BundleExportForm::decl(cfg),
+        BundleExported::decl(cfg),
+        BundleEntryRow::decl(cfg),
+        BundleProblem::decl(cfg),
+        BundleInspection::decl(cfg),
     ]
 }
 

@@ -316,3 +316,38 @@ export type SampledSeries = {
  * Points in the full history.
  */
 total: number, points: Array<MetricPoint>, };
+export type BundleExportForm = { 
+/**
+ * The run (id, id prefix or name).
+ */
+run: string, 
+/**
+ * Where to write the zip.
+ */
+out: string, 
+/**
+ * Add `data/snapshot.parquet`.
+ */
+include_data: boolean, 
+/**
+ * A secret key file to sign with; empty or absent: unsigned.
+ */
+sign_key?: string | null, };
+export type BundleExported = { path: string, run_id: string, entries: number, bytes: number, root_hash: string, signed_by: string | null, };
+export type BundleEntryRow = { path: string, sha256: string, size: number, };
+export type BundleProblem = { entry: string, issue: string, };
+export type BundleInspection = { path: string, 
+/**
+ * Every entry matches the manifest, and the signature checks (and is trusted, when keys
+ * were given).
+ */
+ok: boolean, problems: Array<BundleProblem>, 
+/**
+ * `unsigned`, `valid` (not checked against trusted keys), `trusted`, `untrusted` or
+ * `invalid`.
+ */
+signature: string, fingerprint: string | null, signature_reason: string | null, format_version: number, run_id: string, created_by: string, root_hash: string, entries: Array<BundleEntryRow>, 
+/**
+ * `run.json`, `lineage.json` and `model_card.json` as written (null when absent).
+ */
+run: JsonValue, lineage: JsonValue, model_card: JsonValue, };

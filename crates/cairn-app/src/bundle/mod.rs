@@ -11,6 +11,9 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 mod contents;
+mod inspect;
+
+pub use inspect::{BundleContents, inspect_bundle};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BundleSummary {
