@@ -62,6 +62,10 @@ const LONG_POINTS = Number(process.env.E2E_LONG_POINTS || 0);
 /** The CLI and the rules file run.sh used, to check a version while the app is open. */
 const CLI = process.env.E2E_CLI ?? '';
 const RULES = process.env.E2E_RULES ?? '';
+/** The key pair and the folder the bundle tests use (run.sh makes them). */
+const KEY = process.env.E2E_KEY ?? '';
+const PUB = process.env.E2E_PUB ?? '';
+const BUNDLES = process.env.E2E_BUNDLES ?? '';
 /** The sample's rows as text, to check the table shows the right row at the right place. */
 const PENGUINS_CSV = fs
   .readFileSync(path.join(REPO_ROOT, 'sample-data', 'penguins.csv'), 'utf8')
@@ -1112,6 +1116,91 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       await session.clickCss('[data-testid="back-to-runs"]');
       await session.waitForText('[data-testid="page-title"]', EN['runs.view.title']);
       assert.equal(await session.count('[data-testid="row-select"]:checked'), 3, 'the selection is kept');
+    });
+  });
+
+  const bundleShot = (name) => session.screenshot(path.join(SCREENSHOT_DIR, `desktop-bundle-${name}.png`));
+
+  it('exports a signed bundle from the run page, with progress', async (t) => {
+    if (!KEY || !BUNDLES) return t.skip('no key pair (run through tests/e2e/run.sh)');
+    const out = path.join(BUNDLES, 'e2e-logistic.zip');
+    await step('open the export dialog', async () => {
+      await session.clickCss('[data-testid="nav-overview"]');
+      await session.waitForText('[data-testid="page-title"]', EN['overview.title']);
+      await session.clickCss(`tr[data-testid="run-row"][data-name=${cssString(EXPECT_RUN)}] [data-testid="open-run"]`);
+      await session.waitFor('the run page', 'return document.querySelector(\'[data-testid="run-page"]\')?.dataset.name === arguments[0];', [EXPECT_RUN]);
+      await session.clickCss('[data-testid="export-bundle"]');
+      await session.waitFor('the dialog', 'return !!document.querySelector(\'[data-testid="export-dialog"]\');');
+      const suggested = await session.execute('return document.querySelector(\'[data-testid="export-out"]\').value;');
+      assert.ok(suggested.endsWith('/bundles/e2e-logistic.zip'), `suggested ${suggested}`);
+      await session.type('[data-testid="export-out"]', out);
+      await session.clickCss('[data-testid="export-sign"]');
+      assert.equal(await session.isDisabled('[data-testid="export-start"]'), true, 'signing needs a key file');
+      await session.type('[data-testid="export-key"]', KEY);
+      assert.equal(await session.isDisabled('[data-testid="export-start"]'), false);
+      await bundleShot('export-dialog');
+    });
+    await step('export', async () => {
+      await session.clickCss('[data-testid="export-start"]');
+      await session.waitFor('the bundle written', 'return !!document.querySelector(\'[data-testid="export-done"]\');', [], 60_000);
+      assert.equal(await session.attr('[data-testid="export-done"]', 'data-path'), out);
+      assert.ok(fs.existsSync(out), `${out} exists`);
+      const signed = await session.attr('[data-testid="export-done"]', 'data-signed');
+      assert.match(signed, /^[0-9a-f]{16}$/);
+      const progress = '[data-testid="export-progress"]';
+      assert.equal(await session.attr(progress, 'data-done'), await session.attr(progress, 'data-total'), 'the progress bar ends full');
+      // The same run exported again from the CLI gives the same bytes.
+      if (CLI) {
+        const again = path.join(BUNDLES, 'again.zip');
+        const r = spawnSync(CLI, ['bundle', 'export', EXPECT_RUN, '--out', again, '--sign', KEY], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        assert.ok(fs.readFileSync(again).equals(fs.readFileSync(out)), 'the desktop and the CLI write byte-identical bundles');
+      }
+      await bundleShot('exported');
+    });
+  });
+
+  it('verifies a bundle: manifest, trusted signature and lineage; a tampered copy fails naming the entry', async (t) => {
+    if (!KEY || !BUNDLES) return t.skip('no key pair (run through tests/e2e/run.sh)');
+    const out = path.join(BUNDLES, 'e2e-logistic.zip');
+    await step('open it in the Bundles view', async () => {
+      await session.clickCss('[data-testid="export-open"]');
+      await session.waitForText('[data-testid="page-title"]', EN['bundles.title']);
+      assert.equal(await session.attr('[data-testid="nav-bundles"]', 'aria-current'), 'page');
+      await session.waitFor('the verdict', 'return !!document.querySelector(\'[data-testid="bundle-result"]\');', [], 60_000);
+      assert.equal(await session.attr('[data-testid="bundle-result"]', 'data-ok'), 'true');
+      assert.equal(await session.attr('[data-testid="bundle-result"]', 'data-signature'), 'valid', 'signed, no key trusted yet');
+    });
+    await step('trust the key', async () => {
+      await session.type('[data-testid="bundle-trust"]', PUB);
+      await session.clickCss('[data-testid="bundle-verify"]');
+      await session.waitFor('trusted', 'return document.querySelector(\'[data-testid="bundle-result"]\')?.dataset.signature === "trusted";', [], 60_000);
+      assert.equal(await session.textOf('[data-testid="bundle-run-name"]'), EXPECT_RUN);
+      const entries = await session.execute('return [...document.querySelectorAll(\'[data-testid="bundle-entries"] tbody tr\')].map((tr) => tr.dataset.path);');
+      for (const e of ['model/weights.safetensors', 'model/preprocessing.json', 'lineage.json', 'model_card.md', 'run.json']) {
+        assert.ok(entries.includes(e), `${e} listed in ${entries}`);
+      }
+      const dataHash = await session.attr('[data-testid="lineage-data"]', 'data-hash');
+      assert.match(dataHash, /^[0-9a-f]{64}$/);
+      assert.ok(await session.count('[data-testid="lineage-split"]'), 'the split is shown');
+      await bundleShot('verified');
+      await session.execute('document.querySelector(\'[data-testid="bundle-lineage"]\').scrollIntoView({ block: "start" });');
+      await bundleShot('lineage');
+      await session.execute('document.querySelector("main").scrollTop = 0;');
+    });
+    await step('a tampered copy', async () => {
+      // Flip one byte inside the stored (uncompressed) weights entry.
+      const bytes = fs.readFileSync(out);
+      const at = bytes.indexOf(Buffer.from('model/weights.safetensors')) + 200;
+      bytes[at] ^= 0xff;
+      const bad = path.join(BUNDLES, 'tampered.zip');
+      fs.writeFileSync(bad, bytes);
+      await session.type('[data-testid="bundle-path"]', bad);
+      await session.clickCss('[data-testid="bundle-verify"]');
+      await session.waitFor('the failure', 'return document.querySelector(\'[data-testid="bundle-result"]\')?.dataset.ok === "false";', [], 60_000);
+      const problems = await session.textOf('[data-testid="bundle-problems"]');
+      assert.match(problems, /model\/weights\.safetensors/);
+      await bundleShot('tampered');
     });
   });
 });

@@ -75,6 +75,9 @@ awk -F, -v OFS=, '{ print (NR == 1 ? "id" : NR - 1), $0 }' "$SCRATCH/penguins.cs
 cairn data import "$SCRATCH/penguins_ids.csv"
 # A regression data set for the Train view's residual plot.
 cairn data import sample-data/diabetes.csv
+# The bundle tests sign with this key pair and write their bundles here.
+cairn keys new --out "$SCRATCH/keys" --name e2e
+mkdir -p "$SCRATCH/bundles"
 # A data set of millions of rows for the paged table (E2E_BIG_ROWS to change the size).
 BIG_ROWS=${E2E_BIG_ROWS:-2000000}
 awk -v n="$BIG_ROWS" 'BEGIN { srand(7); print "id,value,group"
@@ -111,6 +114,7 @@ export E2E_EXPECT_RUN=e2e-logistic
 export E2E_BIG_ROWS="$BIG_ROWS"
 export E2E_SEED_RUNS="$SEED_RUNS" E2E_LONG_POINTS="$LONG_POINTS"
 export E2E_CLI="$CAIRN" E2E_RULES="$SCRATCH/rules.toml"
+export E2E_KEY="$SCRATCH/keys/e2e.key" E2E_PUB="$SCRATCH/keys/e2e.pub" E2E_BUNDLES="$SCRATCH/bundles"
 export SCREENSHOT_DIR="$PWD/target/e2e"
 rm -rf "$SCREENSHOT_DIR"
 if ! node --test tests/e2e/desktop.test.mjs; then

@@ -3,6 +3,9 @@
 import { Channel, invoke } from '@tauri-apps/api/core';
 import type {
   AppError,
+  BundleExported,
+  BundleExportForm,
+  BundleInspection,
   DatasetDetail,
   DatasetDiff,
   DatasetProfile,
@@ -139,4 +142,19 @@ export function runKeys(): Promise<RunKeys> {
 /** Runs side by side; each history thinned in Rust (LTTB) to at most `maxPoints` points. */
 export function compareRuns(ids: string[], maxPoints: number, metrics: string[] = []): Promise<RunComparison> {
   return call<RunComparison>('compare_runs', { ids, maxPoints, metrics });
+}
+
+/**
+ * Writes a finished run's bundle as the window's one job; `onProgress` gets each stage. The
+ * promise rejects with code `cancelled` after `cancelTraining` (nothing is written then).
+ */
+export function exportBundle(form: BundleExportForm, onProgress: (step: TrainProgress) => void): Promise<BundleExported> {
+  const channel = new Channel<TrainProgress>(onProgress);
+  return call<BundleExported>('export_bundle', { form, onProgress: channel });
+}
+
+/** Verifies a bundle file (against the public key files in `trust`, when any) and reads its
+ * manifest, signature and lineage. */
+export function inspectBundle(path: string, trust: string[]): Promise<BundleInspection> {
+  return call<BundleInspection>('inspect_bundle', { path, trust });
 }

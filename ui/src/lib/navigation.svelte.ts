@@ -2,7 +2,7 @@
 // the run page shows. Kept outside the components so the overview can open a data set or a run
 // and a view switch keeps the choice.
 
-export type ViewId = 'overview' | 'data' | 'train' | 'runs' | 'registry';
+export type ViewId = 'overview' | 'data' | 'train' | 'runs' | 'bundles' | 'registry';
 export const DATA_TABS = ['versions', 'rows', 'profile', 'quality', 'diff'] as const;
 export type DataTab = (typeof DATA_TABS)[number];
 /** What the Runs view shows: the table of runs, one run's page, or runs compared. */
@@ -20,6 +20,8 @@ class Navigation {
   runsMode = $state<RunsMode>('table');
   /** The runs the Compare view shows, by id, in the order picked. */
   compareIds = $state.raw<string[]>([]);
+  /** The bundle file the Bundles view opens (set by the export dialog); null: none yet. */
+  bundlePath = $state<string | null>(null);
 
   show(view: ViewId): void {
     this.view = view;
@@ -41,6 +43,12 @@ class Navigation {
     if (version !== null) this.version = version;
     if (tab) this.tab = tab;
     this.view = 'data';
+  }
+
+  /** Opens a bundle file in the Bundles view. */
+  openBundle(path: string): void {
+    this.bundlePath = path;
+    this.view = 'bundles';
   }
 
   /** Opens a run (by id) on the run page. */
