@@ -29,6 +29,8 @@ fn main() {
         "search_runs",
         "run_keys",
         "compare_runs",
+        "export_bundle",
+        "inspect_bundle",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script");
