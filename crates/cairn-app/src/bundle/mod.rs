@@ -11,6 +11,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 mod contents;
+mod onnx;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BundleSummary {
@@ -102,6 +103,7 @@ impl Workspace {
                 ));
             }
         }
+        onnx::add_onnx(&mut entries)?;
         let version = self.resolve_dataset(&run.dataset)?;
         contents::add_records(self, &detail, &version, &mut entries)?;
         if opts.include_data {
