@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: set-up, formatting, lints, architecture invariants,
-# generated-code freshness, Rust unit and integration tests, UI tests, and the desktop
-# end-to-end test in a real window under Xvfb.
+# generated-code freshness, Rust unit and integration tests, UI tests, the MLflow and ONNX
+# interop tests against the real Python peers, and the desktop end-to-end test in a real
+# window under Xvfb.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/scripts/env.sh
@@ -33,6 +34,9 @@ cargo test --workspace --quiet
 
 step "MLflow round trip (cairn export mlflow read back by MlflowClient; docs/mlflow.md)"
 bash tests/mlflow/run.sh
+
+step "ONNX interop (every model type: onnxruntime vs Candle within 1e-5; safetensors and zipfile open bundles)"
+bash tests/interop/run.sh
 
 step "desktop end-to-end (Xvfb + tauri-driver + WebKitWebDriver)"
 bash tests/e2e/run.sh

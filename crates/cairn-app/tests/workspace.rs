@@ -112,6 +112,15 @@ fn breast_cancer_lifecycle() {
     ws.export_bundle("bc-a", &b).unwrap();
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     assert!(cairn_app::verify_bundle(&a).unwrap().ok());
+    // The model also travels as ONNX (checked against onnxruntime by tests/interop).
+    let (entries, _) = cairn_bundle::read_entries("a.zip", &std::fs::read(&a).unwrap()).unwrap();
+    let onnx = &entries["model/model.onnx"];
+    let config: cairn_train::ModelConfig =
+        serde_json::from_slice(&entries["model/config.json"]).unwrap();
+    let pre: cairn_train::Preprocessor =
+        serde_json::from_slice(&entries["model/preprocessing.json"]).unwrap();
+    let again = cairn_train::to_onnx(&config, &entries["model/weights.safetensors"], &pre).unwrap();
+    assert_eq!(onnx, &again);
 
     // Importing the same file again adds nothing.
     assert!(

@@ -1,9 +1,10 @@
 //! The records a bundle carries beside the model: the run, final metrics and histories, the
-//! data reference, lineage, the environment, the model card and the KServe example.
+//! data reference, lineage, the environment, the model card, the MLflow directory and the
+//! KServe example.
 
 use crate::workspace::RunDetail;
 use crate::{Result, Workspace};
-use cairn_core::{DatasetVersion, Run, RunId};
+use cairn_core::{DatasetVersion, Frame, Run, RunId};
 use cairn_train::{ModelKind, Preprocessor, TrainSpec};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -78,7 +79,11 @@ pub(super) fn add_records(
             "profile": profile,
         })),
     );
-    let split = split_record(ws, run, version);
+    // The data is read once, for the split's row numbers and the MLflow input example; a
+    // version whose rows are gone (deleted with --force) still bundles, without those.
+    let frame = ws.store.read_frame(version).ok();
+    let split = frame.as_ref().and_then(|frame| split_record(run, frame));
+    super::mlflow_dir::add_mlflow_dir(run, version, frame.as_ref(), entries)?;
     let lineage = lineage(ws, run, version, split, entries)?;
     entries.insert("lineage.json".into(), pretty(&lineage));
     let card = model_card(run, version, pre.as_ref(), &lineage);
@@ -94,11 +99,10 @@ pub(super) fn add_records(
 /// The train / validation / test split the run used: its settings, and the row counts and a
 /// SHA-256 of each part's row numbers, recomputed from the data (the split is seeded, so
 /// anyone with the data can check it). `None` when the params do not describe a Cairn split.
-fn split_record(ws: &Workspace, run: &Run, version: &DatasetVersion) -> Option<Value> {
+fn split_record(run: &Run, frame: &Frame) -> Option<Value> {
     let kind = ModelKind::parse(&run.model).ok()?;
     let spec = TrainSpec::from_params(kind, run.seed, &run.params).ok()?;
-    let frame = ws.store.read_frame(version).ok()?;
-    let (train, val, test) = cairn_train::split_rows(&frame, &run.target, &spec).ok()?;
+    let (train, val, test) = cairn_train::split_rows(frame, &run.target, &spec).ok()?;
     let part = |rows: &[usize]| {
         let mut text = String::with_capacity(rows.len() * 6);
         for r in rows {

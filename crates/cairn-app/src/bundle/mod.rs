@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 mod contents;
 mod inspect;
+mod mlflow_dir;
+mod onnx;
 
 pub use inspect::{BundleContents, inspect_bundle};
 
@@ -105,6 +107,7 @@ impl Workspace {
                 ));
             }
         }
+        onnx::add_onnx(&mut entries)?;
         let version = self.resolve_dataset(&run.dataset)?;
         contents::add_records(self, &detail, &version, &mut entries)?;
         if opts.include_data {
