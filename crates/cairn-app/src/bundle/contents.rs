@@ -189,6 +189,26 @@ fn lineage(
     }))
 }
 
+/// "the columns a, b and c", or the first few and how many more.
+fn column_list(columns: &[String]) -> String {
+    const SHOWN: usize = 6;
+    let quoted: Vec<String> = columns.iter().map(|c| format!("`{c}`")).collect();
+    match quoted.len() {
+        0 => "no columns".to_string(),
+        1 => format!("the column {}", quoted[0]),
+        n if n <= SHOWN => format!(
+            "the columns {} and {}",
+            quoted[..n - 1].join(", "),
+            quoted[n - 1]
+        ),
+        n => format!(
+            "{n} columns ({}, and {} more)",
+            quoted[..SHOWN].join(", "),
+            n - SHOWN
+        ),
+    }
+}
+
 /// The model card as JSON: what the model is, what it was trained on, how well it did, and
 /// what it should not be used for.
 fn model_card(
@@ -210,10 +230,10 @@ fn model_card(
         .collect();
     let intended_use = run.tags.get("intended_use").cloned().unwrap_or_else(|| {
         format!(
-            "{task} of `{}` from the columns {} of data like `{}`. Written by Cairn from the run record; \
+            "{task} of `{}` from {} of data like `{}`. Written by Cairn from the run record; \
              set the run tag `intended_use` to replace this text.",
             run.target,
-            features.join(", "),
+            column_list(&features),
             version.label()
         )
     });
@@ -410,6 +430,17 @@ fn kserve_manifest(run: &Run) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn column_lists_stay_short() {
+        let cols = |n: usize| (0..n).map(|i| format!("c{i}")).collect::<Vec<_>>();
+        assert_eq!(column_list(&cols(1)), "the column `c0`");
+        assert_eq!(column_list(&cols(3)), "the columns `c0`, `c1` and `c2`");
+        assert_eq!(
+            column_list(&cols(30)),
+            "30 columns (`c0`, `c1`, `c2`, `c3`, `c4`, `c5`, and 24 more)"
+        );
+    }
 
     #[test]
     fn dns_labels_are_kserve_names() {
