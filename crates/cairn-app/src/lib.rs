@@ -26,7 +26,10 @@ mod sysmetrics;
 mod train;
 mod workspace;
 
-pub use bundle::{BundleSummary, ExportOptions, verify_bundle, verify_bundle_trusted};
+pub use bundle::{
+    BundleSummary, ExportOptions, ImportSummary, MetricCheck, ReproduceReport, TensorCheck,
+    reproduce_bundle, verify_bundle, verify_bundle_trusted,
+};
 pub use cairn_bundle::{Problem, SignatureStatus, VerifyReport};
 pub use cairn_core::diff::DatasetDiff;
 pub use cairn_core::profile::DatasetProfile;

@@ -148,6 +148,17 @@ impl Store {
         req: &ImportRequest<'_>,
         observer: &mut dyn ProgressObserver,
     ) -> Result<ImportOutcome> {
+        self.import_expecting(req, None, observer)
+    }
+
+    /// Like [`Store::import`], but the import is rolled back (nothing stored) unless the data
+    /// hashes to `expected_hash`: how a bundle's data snapshot comes back as the same version.
+    pub fn import_expecting(
+        &self,
+        req: &ImportRequest<'_>,
+        expected_hash: Option<&str>,
+        observer: &mut dyn ProgressObserver,
+    ) -> Result<ImportOutcome> {
         cairn_core::dataset::validate_dataset_name(req.name).map_err(StoreError::Invalid)?;
         let shown = req.path.display().to_string();
         let (files, format) = files_of(req.path, &shown, req.options.format)?;
@@ -293,6 +304,7 @@ impl Store {
                         .map(|c| c.column.clone())
                         .collect(),
                     lineage: None,
+                    expected_hash,
                 },
             );
             match outcome {
@@ -493,6 +505,8 @@ pub(crate) struct NewVersion<'a> {
     pub categorical: Vec<String>,
     /// `(parent name, parent version, kind, details)`.
     pub lineage: Option<(String, u32, &'static str, serde_json::Value)>,
+    /// Refuse (rolling the import back) unless the table hashes to this (bundle imports).
+    pub expected_hash: Option<&'a str>,
 }
 
 /// Hashes a scratch table and either returns the identical existing version of `new.name`
@@ -520,6 +534,13 @@ pub(crate) fn register_table(
         })
         .collect();
     let hash = table_hash(&columns, &summary.rows_digest);
+    if let Some(expected) = new.expected_hash
+        && expected != hash
+    {
+        return Err(StoreError::Invalid(format!(
+            "the data hashes to {hash}, not to the expected {expected}: it is not the same data set version"
+        )));
+    }
 
     let existing: Option<i64> = conn
         .query_row(
