@@ -339,6 +339,13 @@ pub fn verify_and_read(
     }
     let unreadable_entries: Vec<String> = problems.iter().map(|p| p.entry.clone()).collect();
     for listed in &manifest.entries {
+        if let Err(e) = check_entry_path(&listed.path) {
+            problems.push(Problem {
+                entry: listed.path.clone(),
+                issue: format!("the manifest lists a hostile path: {e}"),
+            });
+            continue;
+        }
         match entries.get(&listed.path) {
             Some(bytes) => {
                 let actual = sha256_hex(bytes);

@@ -323,10 +323,17 @@ impl Workspace {
         reference: &DataReference,
         bytes: &[u8],
     ) -> Result<cairn_store::ImportOutcome> {
-        let scratch = self
+        // The version's source reads `<bundle file name>.snapshot.parquet`.
+        let bundle_name = Path::new(shown)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "bundle".into());
+        let dir = self
             .root()
-            .join(format!(".bundle-snapshot-{}.parquet", std::process::id()));
-        std::fs::write(&scratch, bytes)
+            .join(format!(".bundle-import-{}", std::process::id()));
+        let scratch = dir.join(format!("{bundle_name}.snapshot.parquet"));
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&scratch, bytes))
             .map_err(|e| AppError::io(format!("writing {}", scratch.display()), e))?;
         let outcome = self.store.import_expecting(
             &ImportRequest {
@@ -337,7 +344,7 @@ impl Workspace {
             Some(&reference.hash),
             &mut Progress::silent(),
         );
-        let _ = std::fs::remove_file(&scratch);
+        let _ = std::fs::remove_dir_all(&dir);
         outcome.map_err(|e| {
             AppError::new(
                 ErrorCode::BundleInvalid,
