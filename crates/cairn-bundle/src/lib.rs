@@ -220,6 +220,20 @@ pub fn read_entries(shown: &str, bytes: &[u8]) -> Result<(Entries, Vec<Problem>)
             archive.len()
         )));
     }
+    // The zip reader keeps one entry per name: find repeated names in the raw directory.
+    if archive.has_duplicate_names() {
+        return Err(BundleError::Hostile {
+            entry: repeated_name(bytes, archive.central_directory_start())
+                .unwrap_or_else(|| "(unknown)".into()),
+            reason: "the name appears twice in the zip".into(),
+        });
+    }
+    // Local headers must agree with the central directory (names, sizes, methods).
+    archive.validate_header_consistency().map_err(|e| {
+        unreadable(format!(
+            "its local headers disagree with its directory ({e})"
+        ))
+    })?;
     // Pass 1: the central directory only (`by_index_raw` inflates nothing).
     let mut planned: Vec<(usize, String, u64)> = Vec::with_capacity(archive.len());
     let mut seen = std::collections::BTreeSet::new();
@@ -298,6 +312,24 @@ pub fn read_entries(shown: &str, bytes: &[u8]) -> Result<(Entries, Vec<Problem>)
         }
     }
     Ok((out, problems))
+}
+
+/// The first name that appears twice among the central directory headers from `start`.
+fn repeated_name(bytes: &[u8], start: u64) -> Option<String> {
+    let mut at = usize::try_from(start).ok()?;
+    let mut seen = std::collections::BTreeSet::new();
+    let le16 = |i: usize| -> Option<usize> {
+        Some(u16::from_le_bytes([*bytes.get(i)?, *bytes.get(i + 1)?]) as usize)
+    };
+    while bytes.get(at..at + 4)? == [0x50, 0x4b, 0x01, 0x02] {
+        let (name_len, extra, comment) = (le16(at + 28)?, le16(at + 30)?, le16(at + 32)?);
+        let name = String::from_utf8_lossy(bytes.get(at + 46..at + 46 + name_len)?).into_owned();
+        if !seen.insert(name.clone()) {
+            return Some(name);
+        }
+        at += 46 + name_len + extra + comment;
+    }
+    None
 }
 
 /// Checks a bundle: the manifest parses, every listed entry is present with its hash and size,
@@ -697,5 +729,22 @@ mod tests {
         let bytes = z.finish().unwrap().into_inner();
         let err = read_entries("h.zip", &bytes).unwrap_err().to_string();
         assert!(err.contains("z/../../evil"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_names_are_named() {
+        let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+        for name in ["run.json", "run.jsoX"] {
+            z.start_file(name, SimpleFileOptions::default()).unwrap();
+            z.write_all(b"{}").unwrap();
+        }
+        let mut bytes = z.finish().unwrap().into_inner();
+        for i in 0..bytes.len() - 8 {
+            if &bytes[i..i + 8] == b"run.jsoX" {
+                bytes[i + 7] = b'n';
+            }
+        }
+        let err = read_entries("d.zip", &bytes).unwrap_err().to_string();
+        assert!(err.contains("`run.json`") && err.contains("twice"), "{err}");
     }
 }

@@ -291,7 +291,11 @@ fn hostile_bundles_are_refused_and_nothing_is_written() {
     cases.push(("symlink", symlink, "model/link"));
     let mut duplicate = with(("run.jsoX", b"{}"));
     rename_entry(&mut duplicate, "run.jsoX", "run.json");
-    cases.push(("duplicate", duplicate, "run.json"));
+    cases.push((
+        "duplicate",
+        duplicate,
+        "`run.json` is refused: the name appears twice",
+    ));
     cases.push((
         "bomb",
         with(("zeros.bin", &vec![0u8; 50 << 20])),
@@ -352,6 +356,7 @@ fn hostile_bundles_are_refused_and_nothing_is_written() {
     for (file, name, expect) in &files {
         let out = cairn_env(&b, &["bundle", "import", p(file)], &[("TMPDIR", &tmp)]);
         let err = stderr(&out);
+        eprintln!("{name}: {err}");
         assert!(!out.status.success(), "{name}: imported: {}", ok(&out));
         assert!(
             err.contains(expect),
