@@ -943,6 +943,78 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_is_deterministic_and_comes_back_as_the_same_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in_memory().unwrap();
+        let mut csv = String::from("id,grade,score,when,note\n");
+        for i in 0..200 {
+            csv.push_str(&format!(
+                "{i},{},{}.25,2026-01-{:02},{}\n",
+                i % 3,
+                i * 7 % 11,
+                i % 28 + 1,
+                if i % 5 == 0 { "" } else { "\"a,b\u{1f}c\"" }
+            ));
+        }
+        let path = write(dir.path(), "d.csv", csv.as_bytes());
+        let mut options = ImportOptions::default();
+        options.column_mut("grade").categorical = true;
+        let original = store
+            .import(
+                &ImportRequest {
+                    path: &path,
+                    name: "d",
+                    options,
+                },
+                &mut silent(),
+            )
+            .unwrap()
+            .version;
+        let (s1, s2) = (dir.path().join("1.parquet"), dir.path().join("2.parquet"));
+        store.write_snapshot(&original, &s1).unwrap();
+        store.write_snapshot(&original, &s2).unwrap();
+        assert_eq!(std::fs::read(&s1).unwrap(), std::fs::read(&s2).unwrap());
+
+        // In another store: without the categorical mark the hash differs and nothing is kept.
+        let other = Store::open_in_memory().unwrap();
+        let plain = ImportOptions {
+            format: Some(FileFormat::Parquet),
+            ..Default::default()
+        };
+        let err = other
+            .import_expecting(
+                &ImportRequest {
+                    path: &s1,
+                    name: "d",
+                    options: plain.clone(),
+                },
+                Some(&original.hash),
+                &mut silent(),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains(&original.hash), "{err}");
+        assert!(other.list_versions().unwrap().is_empty());
+        // With it, the same version hash.
+        let mut marked = plain;
+        marked.column_mut("grade").categorical = true;
+        let back = other
+            .import_expecting(
+                &ImportRequest {
+                    path: &s1,
+                    name: "d",
+                    options: marked,
+                },
+                Some(&original.hash),
+                &mut silent(),
+            )
+            .unwrap()
+            .version;
+        assert_eq!(back.hash, original.hash);
+        assert_eq!(back.columns, original.columns);
+        assert_eq!(back.label(), "d@1");
+    }
+
+    #[test]
     fn the_hash_is_of_the_table_not_the_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_in_memory().unwrap();
