@@ -28,7 +28,7 @@ mod workspace;
 
 pub use bundle::{
     BundleSummary, ExportOptions, ImportSummary, MetricCheck, ReproduceReport, TensorCheck,
-    reproduce_bundle, verify_bundle, verify_bundle_trusted,
+    VerifiedBundle, read_bundle, reproduce_bundle, verify_bundle, verify_bundle_trusted,
 };
 pub use cairn_bundle::{Problem, SignatureStatus, VerifyReport};
 pub use cairn_core::diff::DatasetDiff;

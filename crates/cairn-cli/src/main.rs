@@ -225,8 +225,10 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
             }
         }
         Command::Bundle(BundleCommand::Import { file, trust }) => {
+            // Verify before opening: a hostile bundle leaves even a new workspace uncreated.
+            let bundle = cairn_app::read_bundle(file, trust)?;
             let mut ws = open(cli)?;
-            out.bundle_imported(&ws.import_bundle(file, trust)?)?;
+            out.bundle_imported(&ws.import_verified_bundle(bundle)?)?;
         }
         Command::Bundle(BundleCommand::Reproduce { file }) => {
             let cancel = progress::cancel_on_ctrl_c();

@@ -376,6 +376,11 @@ fn hostile_bundles_are_refused_and_nothing_is_written() {
         serde_json::json!([])
     );
     assert!(!dir.path().join("evil").exists() && !Path::new("/tmp/evil").exists());
+    // Checked before the workspace is opened: a new one is not even created.
+    let fresh = dir.path().join("never");
+    let out = cairn(&fresh, &["bundle", "import", p(&files[0].0)]);
+    assert!(!out.status.success());
+    assert!(!fresh.exists());
 }
 
 #[test]

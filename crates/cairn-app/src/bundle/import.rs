@@ -101,16 +101,24 @@ impl DataReference {
     }
 }
 
-/// A verified bundle, its entries and its parsed records.
-pub(super) struct BundleContents {
-    pub shown: String,
-    pub report: VerifyReport,
-    pub entries: Entries,
-    pub run: BundledRun,
-    pub run_id: RunId,
-    pub reference: DataReference,
+/// A bundle read into memory, verified and parsed ([`read_bundle`]): what import needs, known
+/// good before a workspace is even opened.
+pub struct VerifiedBundle {
+    pub(super) shown: String,
+    pub(super) report: VerifyReport,
+    pub(super) entries: Entries,
+    pub(super) run: BundledRun,
+    pub(super) run_id: RunId,
+    pub(super) reference: DataReference,
     /// `metric → [(step, value)]`.
-    pub history: BTreeMap<String, Vec<(u64, Option<f64>)>>,
+    pub(super) history: BTreeMap<String, Vec<(u64, Option<f64>)>>,
+}
+
+impl VerifiedBundle {
+    /// The bundled run's id.
+    pub fn run_id(&self) -> &str {
+        self.run_id.as_str()
+    }
 }
 
 fn invalid_entry(shown: &str, entry: &str, why: impl std::fmt::Display) -> AppError {
@@ -127,9 +135,9 @@ fn parse<T: serde::de::DeserializeOwned>(shown: &str, entries: &Entries, entry: 
     serde_json::from_slice(bytes).map_err(|e| invalid_entry(shown, entry, e))
 }
 
-/// Reads, verifies (every hash; with `trust`, the signature) and parses a bundle. Any problem
-/// is an error naming the entries; nothing is written.
-pub(super) fn read_bundle(path: &Path, trust: &[PathBuf]) -> Result<BundleContents> {
+/// Reads, verifies (every hash; with `trust` public key files, a signature by one of them) and
+/// parses a bundle. Any problem is an error naming the entries; nothing is written anywhere.
+pub fn read_bundle(path: &Path, trust: &[PathBuf]) -> Result<VerifiedBundle> {
     let trusted = crate::keys::read_public_keys(trust)?;
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| AppError::io(format!("reading {shown}"), e))?;
@@ -179,7 +187,7 @@ pub(super) fn read_bundle(path: &Path, trust: &[PathBuf]) -> Result<BundleConten
             return Err(invalid_entry(&shown, needed, "it is missing"));
         }
     }
-    Ok(BundleContents {
+    Ok(VerifiedBundle {
         shown,
         report,
         entries,
@@ -205,6 +213,12 @@ impl Workspace {
     /// already here is refused, naming that run.
     pub fn import_bundle(&mut self, path: &Path, trust: &[PathBuf]) -> Result<ImportSummary> {
         let b = read_bundle(path, trust)?;
+        self.import_verified_bundle(b)
+    }
+
+    /// [`Workspace::import_bundle`] for a bundle already read and verified by [`read_bundle`]
+    /// (so a hostile file is refused before the workspace is opened, or created).
+    pub fn import_verified_bundle(&mut self, b: VerifiedBundle) -> Result<ImportSummary> {
         if let Ok(existing) = self.store.run(&b.run_id) {
             return Err(AppError::new(
                 ErrorCode::InvalidInput,
@@ -246,7 +260,7 @@ impl Workspace {
             artifacts.push((path.clone(), sha, bytes.len() as u64));
         }
         // The run, its history and artifacts: one transaction.
-        let file_name = path
+        let file_name = Path::new(&b.shown)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| b.shown.clone());

@@ -14,7 +14,7 @@ mod contents;
 mod import;
 mod reproduce;
 
-pub use import::ImportSummary;
+pub use import::{ImportSummary, VerifiedBundle, read_bundle};
 pub use reproduce::{MetricCheck, ReproduceReport, TensorCheck, reproduce_bundle};
 
 /// The bundle entry holding the training data version (with `--include-data`).
