@@ -228,12 +228,26 @@ pub fn read_entries(shown: &str, bytes: &[u8]) -> Result<(Entries, Vec<Problem>)
             reason: "the name appears twice in the zip".into(),
         });
     }
-    // Local headers must agree with the central directory (names, sizes, methods).
-    archive.validate_header_consistency().map_err(|e| {
-        unreadable(format!(
-            "its local headers disagree with its directory ({e})"
-        ))
-    })?;
+    // Local headers must agree with the central directory (names, sizes, CRCs, methods).
+    // Opening an entry reader inflates nothing; it only finds the entry that disagrees.
+    if let Err(whole) = archive.validate_header_consistency() {
+        for i in 0..archive.len() {
+            let opts = zip::read::ZipReadOptions::new().enforce_header_consistency(true);
+            if let Err(e) = archive.by_index_with_options(i, opts).map(|_| ()) {
+                let entry = match archive.name_for_index(i) {
+                    Some(Ok(name)) => name.into_owned(),
+                    _ => "(unnamed)".to_string(),
+                };
+                return Err(BundleError::Hostile {
+                    entry,
+                    reason: format!("its local header disagrees with the zip's directory ({e})"),
+                });
+            }
+        }
+        return Err(unreadable(format!(
+            "its local headers disagree with its directory ({whole})"
+        )));
+    }
     // Pass 1: the central directory only (`by_index_raw` inflates nothing).
     let mut planned: Vec<(usize, String, u64)> = Vec::with_capacity(archive.len());
     let mut seen = std::collections::BTreeSet::new();
@@ -746,5 +760,25 @@ mod tests {
         }
         let err = read_entries("d.zip", &bytes).unwrap_err().to_string();
         assert!(err.contains("`run.json`") && err.contains("twice"), "{err}");
+    }
+
+    #[test]
+    fn a_local_header_that_lies_is_refused_by_name() {
+        let bytes = write_bundle("r1", "t", &sample()).unwrap();
+        let mut lying = bytes.clone();
+        // The local header of run.json claims 1 GiB unpacked; the central directory does not.
+        let name = b"run.json";
+        let at = (0..lying.len() - 4)
+            .find(|&i| {
+                lying[i..i + 4] == [0x50, 0x4b, 0x03, 0x04]
+                    && lying.get(i + 30..i + 30 + name.len()) == Some(name)
+            })
+            .unwrap();
+        lying[at + 22..at + 26].copy_from_slice(&(1u32 << 30).to_le_bytes());
+        let err = read_entries("l.zip", &lying).unwrap_err().to_string();
+        assert!(
+            err.contains("`run.json`") && err.contains("local header"),
+            "{err}"
+        );
     }
 }

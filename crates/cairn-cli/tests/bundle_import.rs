@@ -108,6 +108,12 @@ fn lie_about_size(bytes: &mut [u8], name: &str, size: u32) {
     }
 }
 
+/// Makes only the local header of `name` declare `size` unpacked bytes.
+fn lie_in_local_header(bytes: &mut [u8], name: &str, size: u32) {
+    let (at, _, _) = headers_of(bytes, name).into_iter().find(|h| h.2).unwrap();
+    bytes[at + 22..at + 26].copy_from_slice(&size.to_le_bytes());
+}
+
 /// The entries of a bundle file.
 fn entries_of(file: &Path) -> BTreeMap<String, Vec<u8>> {
     let bytes = std::fs::read(file).unwrap();
@@ -304,6 +310,21 @@ fn hostile_bundles_are_refused_and_nothing_is_written() {
     let mut lying = rezip(&entries);
     lie_about_size(&mut lying, "run.json", 10);
     cases.push(("lying sizes", lying, "run.json"));
+    // A bomb whose headers (local and central) both claim 1,000 bytes: read only that far.
+    let mut lying_bomb = with(("zeros.bin", &vec![0u8; 50 << 20]));
+    lie_about_size(&mut lying_bomb, "zeros.bin", 1000);
+    cases.push((
+        "lying bomb",
+        lying_bomb,
+        "zeros.bin: it cannot be read back",
+    ));
+    let mut local_lie = good.clone();
+    lie_in_local_header(&mut local_lie, "run.json", 1 << 30);
+    cases.push((
+        "local header lies",
+        local_lie,
+        "`run.json` is refused: its local header disagrees",
+    ));
     let many: Vec<(String, Vec<u8>)> = (0..10_001).map(|i| (format!("f/{i:05}"), vec![])).collect();
     let many: Vec<(&str, &[u8])> = many
         .iter()
