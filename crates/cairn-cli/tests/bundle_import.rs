@@ -258,6 +258,61 @@ fn a_run_travels_to_a_fresh_workspace_and_predicts_the_same() {
         json(&cairn(&c, &["data", "list", "--json"])).to_string(),
         json(&cairn(&dir.path().join("D"), &["data", "list", "--json"])).to_string()
     );
+
+    // Signed: --trust the signer's key to import; another key is refused, nothing imported.
+    let keys = dir.path().join("keys");
+    for name in ["release", "other"] {
+        json(&cairn(
+            &a,
+            &["keys", "new", "--out", p(&keys), "--name", name, "--json"],
+        ));
+    }
+    let signed = dir.path().join("signed.zip");
+    json(&cairn(
+        &a,
+        &[
+            "bundle",
+            "export",
+            &run,
+            "--out",
+            p(&signed),
+            "--sign",
+            p(&keys.join("release.key")),
+            "--include-data",
+            "--json",
+        ],
+    ));
+    let e = dir.path().join("E");
+    let summary = json(&cairn(
+        &e,
+        &[
+            "bundle",
+            "import",
+            p(&signed),
+            "--trust",
+            p(&keys.join("release.pub")),
+            "--json",
+        ],
+    ));
+    assert!(summary["signed_by"].is_string(), "{summary}");
+    let f = dir.path().join("F");
+    let out = cairn(
+        &f,
+        &[
+            "bundle",
+            "import",
+            p(&signed),
+            "--trust",
+            p(&keys.join("other.pub")),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("manifest.sig: signed by an untrusted key"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!f.exists());
 }
 
 #[test]
