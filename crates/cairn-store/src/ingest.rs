@@ -25,6 +25,13 @@ pub struct ImportRequest<'a> {
     pub options: ImportOptions,
 }
 
+/// The name-independent identity of a version made elsewhere: its content hash and number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionClaim {
+    pub hash: String,
+    pub version: u32,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportOutcome {
     pub version: DatasetVersion,
@@ -151,12 +158,14 @@ impl Store {
         self.import_expecting(req, None, observer)
     }
 
-    /// Like [`Store::import`], but the import is rolled back (nothing stored) unless the data
-    /// hashes to `expected_hash`: how a bundle's data snapshot comes back as the same version.
+    /// Like [`Store::import`] for a version that exists elsewhere (a bundle's data snapshot):
+    /// the import is rolled back (nothing stored) unless the data hashes to `claim.hash`, and a
+    /// new version takes the number `claim.version` when that is above every number the name
+    /// has used here (else the next number, as usual).
     pub fn import_expecting(
         &self,
         req: &ImportRequest<'_>,
-        expected_hash: Option<&str>,
+        claim: Option<&VersionClaim>,
         observer: &mut dyn ProgressObserver,
     ) -> Result<ImportOutcome> {
         cairn_core::dataset::validate_dataset_name(req.name).map_err(StoreError::Invalid)?;
@@ -304,7 +313,7 @@ impl Store {
                         .map(|c| c.column.clone())
                         .collect(),
                     lineage: None,
-                    expected_hash,
+                    claim,
                 },
             );
             match outcome {
@@ -505,8 +514,9 @@ pub(crate) struct NewVersion<'a> {
     pub categorical: Vec<String>,
     /// `(parent name, parent version, kind, details)`.
     pub lineage: Option<(String, u32, &'static str, serde_json::Value)>,
-    /// Refuse (rolling the import back) unless the table hashes to this (bundle imports).
-    pub expected_hash: Option<&'a str>,
+    /// For a version that exists elsewhere (bundle imports): refuse (rolling the import back)
+    /// unless the table hashes to `claim.hash`, and keep its number when free.
+    pub claim: Option<&'a VersionClaim>,
 }
 
 /// Hashes a scratch table and either returns the identical existing version of `new.name`
@@ -534,9 +544,10 @@ pub(crate) fn register_table(
         })
         .collect();
     let hash = table_hash(&columns, &summary.rows_digest);
-    if let Some(expected) = new.expected_hash
-        && expected != hash
+    if let Some(claim) = new.claim
+        && claim.hash != hash
     {
+        let expected = &claim.hash;
         return Err(StoreError::Invalid(format!(
             "the data hashes to {hash}, not to the expected {expected}: it is not the same data set version"
         )));
@@ -601,7 +612,11 @@ pub(crate) fn register_table(
     }
     watch.check()?;
 
-    let (number, parent) = next_version_numbers(conn, new.name)?;
+    let (next, parent) = next_version_numbers(conn, new.name)?;
+    let number = match new.claim {
+        Some(claim) if claim.version > next => claim.version,
+        _ => next,
+    };
     let version = DatasetVersion {
         name: new.name.to_string(),
         version: number,
@@ -977,6 +992,10 @@ mod tests {
 
         // In another store: without the categorical mark the hash differs and nothing is kept.
         let other = Store::open_in_memory().unwrap();
+        let claim = VersionClaim {
+            hash: original.hash.clone(),
+            version: 3,
+        };
         let plain = ImportOptions {
             format: Some(FileFormat::Parquet),
             ..Default::default()
@@ -988,7 +1007,7 @@ mod tests {
                     name: "d",
                     options: plain.clone(),
                 },
-                Some(&original.hash),
+                Some(&claim),
                 &mut silent(),
             )
             .unwrap_err();
@@ -1004,14 +1023,15 @@ mod tests {
                     name: "d",
                     options: marked,
                 },
-                Some(&original.hash),
+                Some(&claim),
                 &mut silent(),
             )
             .unwrap()
             .version;
         assert_eq!(back.hash, original.hash);
         assert_eq!(back.columns, original.columns);
-        assert_eq!(back.label(), "d@1");
+        // The claimed number is kept where it is above every number used here.
+        assert_eq!(back.label(), "d@3");
     }
 
     #[test]

@@ -102,7 +102,7 @@ impl Store {
                         source: format!("{} split {part}", version.label()),
                         options_json: None,
                         categorical: categorical.clone(),
-                        expected_hash: None,
+                        claim: None,
                         lineage: Some((
                             version.name.clone(),
                             version.version,

@@ -16,7 +16,7 @@ use cairn_core::{
     Column, ColumnOverride, FileFormat, ImportOptions, ParamValue, RunId, RunStatus,
     progress::Progress,
 };
-use cairn_store::{ImportRequest, NewRun, RunChanges};
+use cairn_store::{ImportRequest, NewRun, RunChanges, VersionClaim};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -329,7 +329,8 @@ impl Workspace {
     }
 
     /// Imports a bundle's data snapshot as data set `reference.name`, refusing (rolling back)
-    /// unless it hashes to `reference.hash`. The Parquet bytes go through a scratch file inside
+    /// unless it hashes to `reference.hash`, numbered `reference.version` where that number
+    /// is above every number the name has used here. The Parquet bytes go through a scratch file inside
     /// the workspace, removed afterwards.
     pub(super) fn import_snapshot(
         &self,
@@ -355,7 +356,10 @@ impl Workspace {
                 name: &reference.name,
                 options: reference.import_options(),
             },
-            Some(&reference.hash),
+            Some(&VersionClaim {
+                hash: reference.hash.clone(),
+                version: reference.version,
+            }),
             &mut Progress::silent(),
         );
         let _ = std::fs::remove_dir_all(&dir);
