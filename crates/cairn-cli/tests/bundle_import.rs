@@ -524,6 +524,32 @@ fn reproduce_matches_for_logistic_and_mlp_and_not_for_other_data() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["match"], false);
     assert_eq!(report["data_hash_matches"], false);
+    // Import refuses it: the snapshot is not the version the run names. Nothing is kept.
+    let r = dir.path().join("R");
+    ok(&cairn(&r, &["init"]));
+    let out = cairn(&r, &["bundle", "import", p(&resealed)]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("`data/snapshot.parquet` does not come back as iris@1"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        json(&cairn(&r, &["runs", "list", "--json"])),
+        serde_json::json!([])
+    );
+    assert_eq!(
+        json(&cairn(&r, &["data", "list", "--json"])),
+        json(&cairn(
+            &dir.path().join("empty"),
+            &["data", "list", "--json"]
+        ))
+    );
+    assert!(
+        !listing(&r)
+            .iter()
+            .any(|p| p.to_string_lossy().contains("snapshot"))
+    );
 
     // Swapped without resealing: verification fails on the snapshot.
     let mut swapped = entries_of(&iris_bundle);
