@@ -27,7 +27,8 @@ mod train;
 mod workspace;
 
 pub use bundle::{
-    BundleContents, BundleSummary, ExportOptions, inspect_bundle, verify_bundle,
+    BundleContents, BundleSummary, ExportOptions, ImportSummary, MetricCheck, ReproduceReport,
+    TensorCheck, VerifiedBundle, inspect_bundle, read_bundle, reproduce_bundle, verify_bundle,
     verify_bundle_trusted,
 };
 pub use cairn_bundle::{Problem, SignatureStatus, VerifyReport};

@@ -200,7 +200,14 @@ impl VerifyReport {
     }
 }
 
-/// Reads every entry of a zip, refusing hostile archives before returning anything.
+/// Reads every entry of a zip, refusing hostile archives before decompressing anything.
+///
+/// Two passes. The first looks only at the central directory (names, kinds, declared sizes and
+/// ratios) and refuses the whole archive on the first hostile entry, so no byte of any entry is
+/// inflated for a hostile zip. The second reads each entry through a hard byte limit of its
+/// declared size + 1: an entry whose data inflates to more than the central directory declares
+/// (a local header or size that lies) is cut off there and reported as a problem, never read
+/// to its end.
 pub fn read_entries(shown: &str, bytes: &[u8]) -> Result<(Entries, Vec<Problem>)> {
     let unreadable = |reason: String| BundleError::Unreadable {
         path: shown.to_string(),
@@ -213,56 +220,104 @@ pub fn read_entries(shown: &str, bytes: &[u8]) -> Result<(Entries, Vec<Problem>)
             archive.len()
         )));
     }
-    let mut out = BTreeMap::new();
-    let mut problems = Vec::new();
+    // The zip reader keeps one entry per name: find repeated names in the raw directory.
+    if archive.has_duplicate_names() {
+        return Err(BundleError::Hostile {
+            entry: repeated_name(bytes, archive.central_directory_start())
+                .unwrap_or_else(|| "(unknown)".into()),
+            reason: "the name appears twice in the zip".into(),
+        });
+    }
+    // Local headers must agree with the central directory (names, sizes, CRCs, methods).
+    // Opening an entry reader inflates nothing; it only finds the entry that disagrees.
+    if let Err(whole) = archive.validate_header_consistency() {
+        for i in 0..archive.len() {
+            let opts = zip::read::ZipReadOptions::new().enforce_header_consistency(true);
+            if let Err(e) = archive.by_index_with_options(i, opts).map(|_| ()) {
+                let entry = match archive.name_for_index(i) {
+                    Some(Ok(name)) => name.into_owned(),
+                    _ => "(unnamed)".to_string(),
+                };
+                return Err(BundleError::Hostile {
+                    entry,
+                    reason: format!("its local header disagrees with the zip's directory ({e})"),
+                });
+            }
+        }
+        return Err(unreadable(format!(
+            "its local headers disagree with its directory ({whole})"
+        )));
+    }
+    // Pass 1: the central directory only (`by_index_raw` inflates nothing).
+    let mut planned: Vec<(usize, String, u64)> = Vec::with_capacity(archive.len());
+    let mut seen = std::collections::BTreeSet::new();
     let mut total = 0u64;
     for i in 0..archive.len() {
-        let mut file = archive.by_index(i).map_err(|e| unreadable(e.to_string()))?;
+        let file = archive
+            .by_index_raw(i)
+            .map_err(|e| unreadable(e.to_string()))?;
         let name = file
             .name()
             .map_err(|e| unreadable(format!("entry {i} has an unreadable name ({e})")))?
             .to_string();
+        let hostile = |reason: String| BundleError::Hostile {
+            entry: name.clone(),
+            reason,
+        };
         check_entry_path(&name)?;
         if file.is_symlink() {
-            return Err(BundleError::Hostile {
-                entry: name,
-                reason: "symbolic links are not allowed".into(),
-            });
+            return Err(hostile("symbolic links are not allowed".into()));
+        }
+        if !seen.insert(name.clone()) {
+            return Err(hostile("the name appears twice in the zip".into()));
         }
         if file.is_dir() {
             continue;
         }
-        if out.contains_key(&name) {
-            return Err(BundleError::Hostile {
-                entry: name,
-                reason: "the name appears twice in the zip".into(),
-            });
-        }
         let size = file.size();
+        let packed = file.compressed_size();
         total = total.saturating_add(size);
         if size > MAX_ENTRY_BYTES || total > MAX_TOTAL_BYTES {
-            return Err(BundleError::Hostile {
-                entry: name,
-                reason: format!("{size} bytes unpacked is over the size limit"),
-            });
+            return Err(hostile(format!(
+                "{size} bytes unpacked is over the size limit"
+            )));
         }
-        if size / file.compressed_size().max(1) > MAX_RATIO {
-            return Err(BundleError::Hostile {
-                entry: name,
-                reason: format!(
-                    "it unpacks {}× its packed size (a zip bomb?)",
-                    size / file.compressed_size().max(1)
-                ),
-            });
+        if packed > bytes.len() as u64 {
+            return Err(hostile(format!(
+                "its packed size ({packed} bytes) is larger than the whole file (truncated?)"
+            )));
         }
-        let mut buf = Vec::with_capacity(size as usize);
+        if size / packed.max(1) > MAX_RATIO {
+            return Err(hostile(format!(
+                "it unpacks {}× its packed size (a zip bomb?)",
+                size / packed.max(1)
+            )));
+        }
+        planned.push((i, name, size));
+    }
+    // Pass 2: inflate, never past the declared size.
+    let mut out = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (i, name, size) in planned {
+        let mut file = match archive.by_index(i) {
+            Ok(f) => f,
+            Err(e) => {
+                problems.push(Problem {
+                    entry: name,
+                    issue: format!("it cannot be read ({e}); the entry was modified"),
+                });
+                continue;
+            }
+        };
+        // The declared size is already bounded by the limits above; still, grow as data comes.
+        let mut buf = Vec::with_capacity(size.min(1 << 20) as usize);
         match file.by_ref().take(size + 1).read_to_end(&mut buf) {
             Ok(_) if buf.len() as u64 == size => {
                 out.insert(name, buf);
             }
             Ok(_) => problems.push(Problem {
                 entry: name,
-                issue: "its unpacked size differs from the zip's header".into(),
+                issue: "its unpacked size differs from the size the zip declares".into(),
             }),
             Err(e) => problems.push(Problem {
                 entry: name,
@@ -271,6 +326,24 @@ pub fn read_entries(shown: &str, bytes: &[u8]) -> Result<(Entries, Vec<Problem>)
         }
     }
     Ok((out, problems))
+}
+
+/// The first name that appears twice among the central directory headers from `start`.
+fn repeated_name(bytes: &[u8], start: u64) -> Option<String> {
+    let mut at = usize::try_from(start).ok()?;
+    let mut seen = std::collections::BTreeSet::new();
+    let le16 = |i: usize| -> Option<usize> {
+        Some(u16::from_le_bytes([*bytes.get(i)?, *bytes.get(i + 1)?]) as usize)
+    };
+    while bytes.get(at..at + 4)? == [0x50, 0x4b, 0x01, 0x02] {
+        let (name_len, extra, comment) = (le16(at + 28)?, le16(at + 30)?, le16(at + 32)?);
+        let name = String::from_utf8_lossy(bytes.get(at + 46..at + 46 + name_len)?).into_owned();
+        if !seen.insert(name.clone()) {
+            return Some(name);
+        }
+        at += 46 + name_len + extra + comment;
+    }
+    None
 }
 
 /// Checks a bundle: the manifest parses, every listed entry is present with its hash and size,
@@ -283,6 +356,17 @@ pub fn verify(shown: &str, bytes: &[u8]) -> Result<VerifyReport> {
 /// Like [`verify`]; when `trusted` is not empty, also requires a valid signature by one of
 /// those keys (an unsigned bundle or one signed by another key is a problem on `manifest.sig`).
 pub fn verify_trusted(shown: &str, bytes: &[u8], trusted: &[PublicKey]) -> Result<VerifyReport> {
+    Ok(verify_and_read(shown, bytes, trusted)?.0)
+}
+
+/// Like [`verify_trusted`], also handing back the entries it read (path → bytes), so a caller
+/// that imports a bundle reads each entry once, and only after every check ran. Use the entries
+/// only when the report is [`VerifyReport::ok`].
+pub fn verify_and_read(
+    shown: &str,
+    bytes: &[u8],
+    trusted: &[PublicKey],
+) -> Result<(VerifyReport, Entries)> {
     let (entries, mut problems) = read_entries(shown, bytes)?;
     let unreadable = |reason: String| BundleError::Unreadable {
         path: shown.to_string(),
@@ -301,6 +385,13 @@ pub fn verify_trusted(shown: &str, bytes: &[u8], trusted: &[PublicKey]) -> Resul
     }
     let unreadable_entries: Vec<String> = problems.iter().map(|p| p.entry.clone()).collect();
     for listed in &manifest.entries {
+        if let Err(e) = check_entry_path(&listed.path) {
+            problems.push(Problem {
+                entry: listed.path.clone(),
+                issue: format!("the manifest lists a hostile path: {e}"),
+            });
+            continue;
+        }
         match entries.get(&listed.path) {
             Some(bytes) => {
                 let actual = sha256_hex(bytes);
@@ -370,11 +461,14 @@ pub fn verify_trusted(shown: &str, bytes: &[u8], trusted: &[PublicKey]) -> Resul
             issue,
         });
     }
-    Ok(VerifyReport {
-        manifest,
-        problems,
-        signature,
-    })
+    Ok((
+        VerifyReport {
+            manifest,
+            problems,
+            signature,
+        },
+        entries,
+    ))
 }
 
 #[cfg(test)]
@@ -596,6 +690,94 @@ mod tests {
         let err = read_entries("b.zip", &bytes).unwrap_err().to_string();
         assert!(
             err.contains("zeros.bin") && err.contains("zip bomb"),
+            "{err}"
+        );
+    }
+
+    /// Rewrites the unpacked size of every entry in both the local and the central headers.
+    fn lie_about_sizes(bytes: &mut [u8], size: u32) {
+        let mut i = 0;
+        while i + 30 < bytes.len() {
+            match bytes[i..i + 4] {
+                [0x50, 0x4b, 0x03, 0x04] => {
+                    bytes[i + 22..i + 26].copy_from_slice(&size.to_le_bytes())
+                }
+                [0x50, 0x4b, 0x01, 0x02] => {
+                    bytes[i + 24..i + 28].copy_from_slice(&size.to_le_bytes())
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+
+    #[test]
+    fn sizes_that_lie_are_cut_off_at_the_declared_size() {
+        let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+        z.start_file(
+            "big.bin",
+            SimpleFileOptions::default().compression_method(CompressionMethod::Deflated),
+        )
+        .unwrap();
+        // 4 MiB that deflate ~100:1 (under the ratio limit as it really is).
+        let data: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
+        z.write_all(&data).unwrap();
+        let mut bytes = z.finish().unwrap().into_inner();
+        lie_about_sizes(&mut bytes, 10);
+        let (entries, problems) = read_entries("lie.zip", &bytes).unwrap();
+        assert!(entries.is_empty());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].entry, "big.bin");
+        assert!(problems[0].issue.contains("declared"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_hostile_entry_anywhere_refuses_before_any_entry_is_inflated() {
+        // The bomb comes last: the first pass must still see it before inflating `a.txt`.
+        let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+        z.start_file("a.txt", SimpleFileOptions::default()).unwrap();
+        z.write_all(b"fine").unwrap();
+        z.start_file("z/../../evil", SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(b"x").unwrap();
+        let bytes = z.finish().unwrap().into_inner();
+        let err = read_entries("h.zip", &bytes).unwrap_err().to_string();
+        assert!(err.contains("z/../../evil"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_names_are_named() {
+        let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+        for name in ["run.json", "run.jsoX"] {
+            z.start_file(name, SimpleFileOptions::default()).unwrap();
+            z.write_all(b"{}").unwrap();
+        }
+        let mut bytes = z.finish().unwrap().into_inner();
+        for i in 0..bytes.len() - 8 {
+            if &bytes[i..i + 8] == b"run.jsoX" {
+                bytes[i + 7] = b'n';
+            }
+        }
+        let err = read_entries("d.zip", &bytes).unwrap_err().to_string();
+        assert!(err.contains("`run.json`") && err.contains("twice"), "{err}");
+    }
+
+    #[test]
+    fn a_local_header_that_lies_is_refused_by_name() {
+        let bytes = write_bundle("r1", "t", &sample()).unwrap();
+        let mut lying = bytes.clone();
+        // The local header of run.json claims 1 GiB unpacked; the central directory does not.
+        let name = b"run.json";
+        let at = (0..lying.len() - 4)
+            .find(|&i| {
+                lying[i..i + 4] == [0x50, 0x4b, 0x03, 0x04]
+                    && lying.get(i + 30..i + 30 + name.len()) == Some(name)
+            })
+            .unwrap();
+        lying[at + 22..at + 26].copy_from_slice(&(1u32 << 30).to_le_bytes());
+        let err = read_entries("l.zip", &lying).unwrap_err().to_string();
+        assert!(
+            err.contains("`run.json`") && err.contains("local header"),
             "{err}"
         );
     }

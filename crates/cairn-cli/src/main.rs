@@ -60,7 +60,7 @@ enum Command {
     Runs(RunsCommand),
     /// Find runs with the query language (short for `cairn runs search`).
     Search(search::SearchArgs),
-    /// Export and verify bundles.
+    /// Export, verify, import and reproduce bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
     /// Make Ed25519 key pairs for signing bundles.
@@ -111,6 +111,16 @@ enum BundleCommand {
         #[arg(long, value_name = "PUBKEYFILE")]
         trust: Vec<PathBuf>,
     },
+    /// Verify a bundle and recreate its run (model files, metrics, data lineage) here.
+    Import {
+        file: PathBuf,
+        /// Require a valid signature by this public key file (repeatable: any one of them).
+        #[arg(long, value_name = "PUBKEYFILE")]
+        trust: Vec<PathBuf>,
+    },
+    /// Retrain a bundle's run from its data snapshot on the CPU, in a scratch workspace, and
+    /// compare metrics and weights; exit code 1 when they do not match.
+    Reproduce { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -211,6 +221,23 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
             let report = cairn_app::verify_bundle_trusted(file, trust)?;
             out.verify(file, &report)?;
             if !report.ok() {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Bundle(BundleCommand::Import { file, trust }) => {
+            // Verify before opening: a hostile bundle leaves even a new workspace uncreated.
+            let bundle = cairn_app::read_bundle(file, trust)?;
+            let mut ws = open(cli)?;
+            out.bundle_imported(&ws.import_verified_bundle(bundle)?)?;
+        }
+        Command::Bundle(BundleCommand::Reproduce { file }) => {
+            let cancel = progress::cancel_on_ctrl_c();
+            let mut bar = progress::Bar::new(out.is_json(), "reproduce");
+            let result = cairn_app::reproduce_bundle(file, &mut bar.observer(&cancel));
+            bar.finish();
+            let report = result?;
+            out.reproduced(&report)?;
+            if !report.matches {
                 return Ok(ExitCode::from(1));
             }
         }

@@ -2,8 +2,8 @@
 
 use cairn_app::json::{DatasetSummary, WorkspaceInfo};
 use cairn_app::{
-    AppError, BundleSummary, DemoSummary, KeyPairSummary, Run, RunDetail, SignatureStatus,
-    VerifyReport,
+    AppError, BundleSummary, DemoSummary, ImportSummary, KeyPairSummary, ReproduceReport, Run,
+    RunDetail, SignatureStatus, VerifyReport,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -244,6 +244,82 @@ impl Output {
         println!("root hash {}", b.root_hash);
         if let Some(fp) = &b.signed_by {
             println!("signed by key {fp}");
+        }
+        Ok(())
+    }
+
+    pub fn bundle_imported(&self, s: &ImportSummary) -> R {
+        if self.json {
+            return self.print_json(s);
+        }
+        println!("imported run {} ({}) from {}", s.run_name, s.run_id, s.file);
+        println!("root hash {}", s.root_hash);
+        if let Some(fp) = &s.signed_by {
+            println!("signed by key {fp}");
+        }
+        let data = match (s.data_imported, s.data_created) {
+            (true, true) => "imported from the bundle's snapshot",
+            (true, false) => "already here (same content)",
+            (false, _) => "reference only: the bundle has no data snapshot",
+        };
+        println!("data      {} ({data})", s.dataset);
+        println!("hash      {}", s.dataset_hash);
+        println!(
+            "{} artifacts, {} metric points",
+            s.artifacts, s.metric_points
+        );
+        Ok(())
+    }
+
+    pub fn reproduced(&self, r: &ReproduceReport) -> R {
+        if self.json {
+            return self.print_json(r);
+        }
+        println!(
+            "{}: run {} ({}), {} on {}",
+            r.file, r.run_name, r.run_id, r.model, r.dataset
+        );
+        println!(
+            "data hash {}",
+            if r.data_hash_matches {
+                "matches"
+            } else {
+                "DIFFERS"
+            }
+        );
+        let width = r.metrics.iter().map(|m| m.name.len()).max().unwrap_or(0);
+        for m in &r.metrics {
+            let got = m
+                .reproduced
+                .map_or_else(|| "missing".to_string(), |v| format!("{v:.6}"));
+            let verdict = match (m.identical, m.matches) {
+                (true, _) => "identical",
+                (false, true) => "match",
+                (false, false) => "MISMATCH",
+            };
+            println!(
+                "metric  {:<width$}  bundled {:<12.6}  reproduced {:<12}  {verdict}",
+                m.name, m.bundled, got
+            );
+        }
+        let width = r.weights.iter().map(|w| w.name.len()).max().unwrap_or(0);
+        for w in &r.weights {
+            let verdict = if w.identical {
+                "bit-identical".to_string()
+            } else if let Some(d) = w.max_abs_diff {
+                format!(
+                    "max abs difference {d:.3e}{}",
+                    if w.matches { "" } else { " MISMATCH" }
+                )
+            } else {
+                format!("MISMATCH: {}", w.issue.as_deref().unwrap_or("differs"))
+            };
+            println!("tensor  {:<width$}  {verdict}", w.name);
+        }
+        if r.matches {
+            println!("match: true (tolerance {:e})", r.tolerance);
+        } else {
+            println!("match: false (tolerance {:e})", r.tolerance);
         }
         Ok(())
     }

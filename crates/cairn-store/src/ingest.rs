@@ -25,6 +25,13 @@ pub struct ImportRequest<'a> {
     pub options: ImportOptions,
 }
 
+/// The name-independent identity of a version made elsewhere: its content hash and number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionClaim {
+    pub hash: String,
+    pub version: u32,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportOutcome {
     pub version: DatasetVersion,
@@ -146,6 +153,19 @@ impl Store {
     pub fn import(
         &self,
         req: &ImportRequest<'_>,
+        observer: &mut dyn ProgressObserver,
+    ) -> Result<ImportOutcome> {
+        self.import_expecting(req, None, observer)
+    }
+
+    /// Like [`Store::import`] for a version that exists elsewhere (a bundle's data snapshot):
+    /// the import is rolled back (nothing stored) unless the data hashes to `claim.hash`, and a
+    /// new version takes the number `claim.version` when that is above every number the name
+    /// has used here (else the next number, as usual).
+    pub fn import_expecting(
+        &self,
+        req: &ImportRequest<'_>,
+        claim: Option<&VersionClaim>,
         observer: &mut dyn ProgressObserver,
     ) -> Result<ImportOutcome> {
         cairn_core::dataset::validate_dataset_name(req.name).map_err(StoreError::Invalid)?;
@@ -293,6 +313,7 @@ impl Store {
                         .map(|c| c.column.clone())
                         .collect(),
                     lineage: None,
+                    claim,
                 },
             );
             match outcome {
@@ -493,6 +514,9 @@ pub(crate) struct NewVersion<'a> {
     pub categorical: Vec<String>,
     /// `(parent name, parent version, kind, details)`.
     pub lineage: Option<(String, u32, &'static str, serde_json::Value)>,
+    /// For a version that exists elsewhere (bundle imports): refuse (rolling the import back)
+    /// unless the table hashes to `claim.hash`, and keep its number when free.
+    pub claim: Option<&'a VersionClaim>,
 }
 
 /// Hashes a scratch table and either returns the identical existing version of `new.name`
@@ -520,6 +544,14 @@ pub(crate) fn register_table(
         })
         .collect();
     let hash = table_hash(&columns, &summary.rows_digest);
+    if let Some(claim) = new.claim
+        && claim.hash != hash
+    {
+        let expected = &claim.hash;
+        return Err(StoreError::Invalid(format!(
+            "the data hashes to {hash}, not to the expected {expected}: it is not the same data set version"
+        )));
+    }
 
     let existing: Option<i64> = conn
         .query_row(
@@ -580,7 +612,11 @@ pub(crate) fn register_table(
     }
     watch.check()?;
 
-    let (number, parent) = next_version_numbers(conn, new.name)?;
+    let (next, parent) = next_version_numbers(conn, new.name)?;
+    let number = match new.claim {
+        Some(claim) if claim.version > next => claim.version,
+        _ => next,
+    };
     let version = DatasetVersion {
         name: new.name.to_string(),
         version: number,
@@ -919,6 +955,83 @@ mod tests {
             frame.column("label").unwrap().values,
             FrameValues::Text(vec![Some("a".into()), Some("b".into())])
         );
+    }
+
+    #[test]
+    fn a_snapshot_is_deterministic_and_comes_back_as_the_same_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in_memory().unwrap();
+        let mut csv = String::from("id,grade,score,when,note\n");
+        for i in 0..200 {
+            csv.push_str(&format!(
+                "{i},{},{}.25,2026-01-{:02},{}\n",
+                i % 3,
+                i * 7 % 11,
+                i % 28 + 1,
+                if i % 5 == 0 { "" } else { "\"a,b\u{1f}c\"" }
+            ));
+        }
+        let path = write(dir.path(), "d.csv", csv.as_bytes());
+        let mut options = ImportOptions::default();
+        options.column_mut("grade").categorical = true;
+        let original = store
+            .import(
+                &ImportRequest {
+                    path: &path,
+                    name: "d",
+                    options,
+                },
+                &mut silent(),
+            )
+            .unwrap()
+            .version;
+        let (s1, s2) = (dir.path().join("1.parquet"), dir.path().join("2.parquet"));
+        store.write_snapshot(&original, &s1).unwrap();
+        store.write_snapshot(&original, &s2).unwrap();
+        assert_eq!(std::fs::read(&s1).unwrap(), std::fs::read(&s2).unwrap());
+
+        // In another store: without the categorical mark the hash differs and nothing is kept.
+        let other = Store::open_in_memory().unwrap();
+        let claim = VersionClaim {
+            hash: original.hash.clone(),
+            version: 3,
+        };
+        let plain = ImportOptions {
+            format: Some(FileFormat::Parquet),
+            ..Default::default()
+        };
+        let err = other
+            .import_expecting(
+                &ImportRequest {
+                    path: &s1,
+                    name: "d",
+                    options: plain.clone(),
+                },
+                Some(&claim),
+                &mut silent(),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains(&original.hash), "{err}");
+        assert!(other.list_versions().unwrap().is_empty());
+        // With it, the same version hash.
+        let mut marked = plain;
+        marked.column_mut("grade").categorical = true;
+        let back = other
+            .import_expecting(
+                &ImportRequest {
+                    path: &s1,
+                    name: "d",
+                    options: marked,
+                },
+                Some(&claim),
+                &mut silent(),
+            )
+            .unwrap()
+            .version;
+        assert_eq!(back.hash, original.hash);
+        assert_eq!(back.columns, original.columns);
+        // The claimed number is kept where it is above every number used here.
+        assert_eq!(back.label(), "d@3");
     }
 
     #[test]

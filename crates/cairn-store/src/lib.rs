@@ -26,7 +26,7 @@ pub use cairn_core::FileFormat;
 pub use error::{ImportError, StoreError};
 pub use export::ArtifactsByRun;
 pub use history::MetricSeries;
-pub use ingest::{ImportOutcome, ImportRequest};
+pub use ingest::{ImportOutcome, ImportRequest, VersionClaim};
 pub use migrate::SCHEMA_VERSION;
 pub use runs::{LiveRun, NewRun, RunChanges};
 pub use versions::{DeleteOutcome, Page};

@@ -102,6 +102,7 @@ impl Store {
                         source: format!("{} split {part}", version.label()),
                         options_json: None,
                         categorical: categorical.clone(),
+                        claim: None,
                         lineage: Some((
                             version.name.clone(),
                             version.version,

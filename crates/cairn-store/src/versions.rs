@@ -261,6 +261,34 @@ impl Store {
         )
     }
 
+    /// Writes a version as the deterministic Parquet snapshot a bundle carries: rows in version
+    /// order, one writer thread, fixed row-group size and compression, so the same version
+    /// always gives the same bytes (with the same DuckDB build). The file appears whole or not
+    /// at all. Re-importing it gives the same version hash as long as the categorical columns
+    /// are marked again (the hash covers that flag, which Parquet does not carry).
+    pub fn write_snapshot(&self, version: &DatasetVersion, to: &Path) -> Result<()> {
+        let table = self.table_of(version)?;
+        let partial = to.with_extension("parquet.partial");
+        let sql = format!(
+            "SET threads = 1; COPY (SELECT * FROM {} ORDER BY rowid) TO {} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 65536)",
+            ident(&table),
+            literal(&partial.to_string_lossy())
+        );
+        let written = self.conn.execute_batch(&sql);
+        let reset = self.conn.execute_batch("RESET threads");
+        if let Err(e) = written.and(reset) {
+            let _ = std::fs::remove_file(&partial);
+            return Err(StoreError::db(
+                format!("writing the snapshot of {}", version.label()),
+                e,
+            ));
+        }
+        std::fs::rename(&partial, to).map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            StoreError::Invalid(format!("cannot write {}: {e}", to.display()))
+        })
+    }
+
     /// Writes the rows of `query` to `to` (`.parquet`, `.csv` or `.tsv`, by its extension),
     /// atomically: a `.partial` file, renamed when complete.
     fn copy_query_to(&self, query: &str, to: &Path) -> Result<()> {

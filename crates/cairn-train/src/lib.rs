@@ -17,6 +17,7 @@ pub mod optim;
 pub mod preprocess;
 pub mod spec;
 mod trainer;
+pub mod weights;
 
 pub use checkpoint::Checkpoint;
 pub use error::TrainError;
@@ -28,6 +29,8 @@ pub use trainer::{
     EpochReport, LoadedModel, Predictions, StepReport, TestPredictions, TrainObserver,
     TrainOutcome, split_rows, train,
 };
+
+pub use weights::{TensorDiff, compare_safetensors};
 
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
 

@@ -11,11 +11,18 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 mod contents;
+mod import;
 mod inspect;
 mod mlflow_dir;
 mod onnx;
+mod reproduce;
 
+pub use import::{ImportSummary, VerifiedBundle, read_bundle};
 pub use inspect::{BundleContents, inspect_bundle};
+pub use reproduce::{MetricCheck, ReproduceReport, TensorCheck, reproduce_bundle};
+
+/// The bundle entry holding the training data version (with `--include-data`).
+pub(crate) const SNAPSHOT: &str = "data/snapshot.parquet";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BundleSummary {
@@ -112,7 +119,7 @@ impl Workspace {
         contents::add_records(self, &detail, &version, &mut entries)?;
         if opts.include_data {
             stage.next("writing the data snapshot")?;
-            // helper B: data/snapshot.parquet
+            entries.insert(SNAPSHOT.into(), self.snapshot_bytes(&version, out)?);
         }
         stage.next("writing the zip")?;
         let bytes = cairn_bundle::write_bundle_signed(
@@ -143,6 +150,31 @@ impl Workspace {
             root_hash: report.manifest.root_hash,
             signed_by: key.map(|k| k.public().fingerprint()),
         })
+    }
+}
+
+impl Workspace {
+    /// The deterministic Parquet snapshot of `version`, written through a scratch file beside
+    /// `out` (removed again).
+    fn snapshot_bytes(&self, version: &cairn_core::DatasetVersion, out: &Path) -> Result<Vec<u8>> {
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "bundle".into());
+        let scratch =
+            out.with_file_name(format!(".{name}.{}.snapshot.parquet", std::process::id()));
+        if let Some(dir) = scratch.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| AppError::io(format!("creating {}", dir.display()), e))?;
+        }
+        let written = self.store.write_snapshot(version, &scratch);
+        let bytes = written.and_then(|()| {
+            std::fs::read(&scratch).map_err(|e| {
+                cairn_store::StoreError::Invalid(format!("reading back {}: {e}", scratch.display()))
+            })
+        });
+        let _ = std::fs::remove_file(&scratch);
+        Ok(bytes?)
     }
 }
 

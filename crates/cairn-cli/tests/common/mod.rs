@@ -40,3 +40,36 @@ pub fn sample(name: &str) -> PathBuf {
         .join("../../sample-data")
         .join(name)
 }
+
+/// [`cairn`] with extra environment variables (e.g. `TMPDIR`, to watch where files appear).
+pub fn cairn_env(ws: &Path, args: &[&str], envs: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    cmd.arg("--workspace")
+        .arg(ws)
+        .args(args)
+        .env_remove("CAIRN_WORKSPACE");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("cairn runs")
+}
+
+/// Every path under `dir`, relative to it, sorted.
+pub fn listing(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let path = e.path();
+            out.push(path.strip_prefix(dir).unwrap().to_path_buf());
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                stack.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
