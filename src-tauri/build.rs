@@ -31,6 +31,7 @@ fn main() {
         "compare_runs",
         "export_bundle",
         "inspect_bundle",
+        "import_bundle",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script");

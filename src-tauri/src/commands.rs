@@ -255,3 +255,27 @@ pub async fn inspect_bundle(
     .await
     .map_err(background_failed)?
 }
+
+/// Imports a bundle into the workspace (as `cairn bundle import`): verified and checked, with
+/// `trust` keys when given, before the workspace is opened; recreates the run, its model files
+/// and its data version (from the snapshot, when the bundle has one).
+#[tauri::command]
+pub async fn import_bundle(
+    state: tauri::State<'_, AppState>,
+    path: String,
+    trust: Vec<String>,
+) -> Result<cairn_app::ImportSummary, AppError> {
+    let keys: Vec<std::path::PathBuf> = trust
+        .iter()
+        .map(|k| k.trim())
+        .filter(|k| !k.is_empty())
+        .map(std::path::PathBuf::from)
+        .collect();
+    let path = std::path::PathBuf::from(path.trim());
+    let bundle = tauri::async_runtime::spawn_blocking(move || {
+        cairn_app::read_bundle(&path, &keys).map_err(|e| AppError::from(&e))
+    })
+    .await
+    .map_err(background_failed)??;
+    with_workspace(&state, move |ws| ws.import_verified_bundle(bundle)).await
+}

@@ -63,7 +63,8 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, root: PathBuf) -> Builder<R> {
             commands::run_keys,
             commands::compare_runs,
             commands::export_bundle,
-            commands::inspect_bundle
+            commands::inspect_bundle,
+            commands::import_bundle
         ])
 }
 

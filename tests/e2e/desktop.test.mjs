@@ -1203,4 +1203,45 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       await bundleShot('tampered');
     });
   });
+
+  it('imports a bundle from another workspace with its data, and opens the run', async (t) => {
+    if (!BUNDLES) return t.skip('no bundles folder (run through tests/e2e/run.sh)');
+    const other = path.join(BUNDLES, 'other-iris.zip');
+    await step('verify it', async () => {
+      await session.clickCss('[data-testid="nav-bundles"]');
+      await session.waitForText('[data-testid="page-title"]', EN['bundles.title']);
+      await session.type('[data-testid="bundle-path"]', other);
+      await session.type('[data-testid="bundle-trust"]', '');
+      await session.clickCss('[data-testid="bundle-verify"]');
+      await session.waitFor('the other bundle', 'return document.querySelector(\'[data-testid="bundle-run-name"]\')?.textContent.trim() === "other-iris";', [], 60_000);
+      assert.equal(await session.attr('[data-testid="bundle-result"]', 'data-ok'), 'true');
+      assert.equal(await session.attr('[data-testid="bundle-result"]', 'data-signature'), 'unsigned');
+      const entries = await session.execute('return [...document.querySelectorAll(\'[data-testid="bundle-entries"] tbody tr\')].map((tr) => tr.dataset.path);');
+      assert.ok(entries.includes('data/snapshot.parquet'), 'the snapshot is listed');
+    });
+    await step('import it', async () => {
+      await session.clickCss('[data-testid="bundle-import"]');
+      await session.waitFor('imported', 'return !!document.querySelector(\'[data-testid="bundle-imported"]\');', [], 60_000);
+      assert.equal(await session.attr('[data-testid="bundle-imported"]', 'data-dataset'), 'iris@1');
+      assert.equal(await session.isDisabled('[data-testid="bundle-import"]'), true, 'one import per verification');
+      await bundleShot('imported');
+    });
+    await step('open the imported run', async () => {
+      await session.clickCss('[data-testid="bundle-open-run"]');
+      await session.waitFor('the run page', 'return document.querySelector(\'[data-testid="run-page"]\')?.dataset.name === "other-iris";', [], 60_000);
+      assert.equal(await session.textOf('[data-testid="run-dataset"]'), 'iris@1');
+      assert.equal(await session.attr('[data-testid="run-page"]', 'data-status'), 'finished');
+    });
+    await step('a second import is refused, naming the run', async () => {
+      await session.clickCss('[data-testid="nav-bundles"]');
+      await session.waitForText('[data-testid="page-title"]', EN['bundles.title']);
+      await session.type('[data-testid="bundle-path"]', other);
+      await session.clickCss('[data-testid="bundle-verify"]');
+      await session.waitFor('verified again', 'return document.querySelector(\'[data-testid="bundle-result"]\')?.dataset.ok === "true" && !document.querySelector(\'[data-testid="bundle-imported"]\');', [], 60_000);
+      await session.clickCss('[data-testid="bundle-import"]');
+      await session.waitFor('the refusal', 'return !!document.querySelector(\'[data-testid="bundle-import-error"]\');', [], 60_000);
+      assert.match(await session.textOf('[data-testid="bundle-import-error"]'), /already in this workspace/);
+      await bundleShot('import-refused');
+    });
+  });
 });

@@ -78,6 +78,17 @@ cairn data import sample-data/diabetes.csv
 # The bundle tests sign with this key pair and write their bundles here.
 cairn keys new --out "$SCRATCH/keys" --name e2e
 mkdir -p "$SCRATCH/bundles"
+# A bundle from another workspace, with its data snapshot, for the import test.
+other() {
+  "$CAIRN" --workspace "$SCRATCH/other" "$@" >"$SCRATCH/cli.log" 2>&1 && return
+  local rc=$?
+  echo "cairn $* (other workspace) failed (exit $rc):" >&2
+  cat "$SCRATCH/cli.log" >&2
+  return "$rc"
+}
+other data import sample-data/iris.csv
+other train --data iris --target target --name other-iris --param epochs=5
+other bundle export other-iris --out "$SCRATCH/bundles/other-iris.zip" --include-data
 # A data set of millions of rows for the paged table (E2E_BIG_ROWS to change the size).
 BIG_ROWS=${E2E_BIG_ROWS:-2000000}
 awk -v n="$BIG_ROWS" 'BEGIN { srand(7); print "id,value,group"

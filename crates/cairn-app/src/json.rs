@@ -836,6 +836,7 @@ fn bundle_declarations(cfg: &ts_rs::Config) -> Vec<String> {
         BundleEntryRow::decl(cfg),
         BundleProblem::decl(cfg),
         BundleInspection::decl(cfg),
+        crate::ImportSummary::decl(cfg),
     ]
 }
 

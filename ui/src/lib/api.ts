@@ -6,6 +6,7 @@ import type {
   BundleExported,
   BundleExportForm,
   BundleInspection,
+  ImportSummary,
   DatasetDetail,
   DatasetDiff,
   DatasetProfile,
@@ -157,4 +158,10 @@ export function exportBundle(form: BundleExportForm, onProgress: (step: TrainPro
  * manifest, signature and lineage. */
 export function inspectBundle(path: string, trust: string[]): Promise<BundleInspection> {
   return call<BundleInspection>('inspect_bundle', { path, trust });
+}
+
+/** Imports a bundle into this workspace (verified first; `trust` as in `inspectBundle`): the
+ * run, its model files and, from a snapshot, its data version. Rejects a run already here. */
+export function importBundle(path: string, trust: string[]): Promise<ImportSummary> {
+  return call<ImportSummary>('import_bundle', { path, trust });
 }

@@ -351,3 +351,21 @@ signature: string, fingerprint: string | null, signature_reason: string | null, 
  * `run.json`, `lineage.json` and `model_card.json` as written (null when absent).
  */
 run: JsonValue, lineage: JsonValue, model_card: JsonValue, };
+export type ImportSummary = { file: string, root_hash: string, 
+/**
+ * The fingerprint of the key that signed the manifest; absent when unsigned.
+ */
+signed_by: string | null, run_id: string, run_name: string, 
+/**
+ * The run's data version here: `name@version` of the imported snapshot, or the bundled
+ * reference when the bundle has no data (then the data is absent from this workspace).
+ */
+dataset: string, dataset_hash: string, 
+/**
+ * Whether the bundle carried `data/snapshot.parquet` (imported as that version).
+ */
+data_imported: boolean, 
+/**
+ * Whether the data version is new here (false: the same content was already stored).
+ */
+data_created: boolean, artifacts: number, metric_points: number, };

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 pub const IMPORTED_FROM: &str = "cairn.imported_from";
 
 /// What `import_bundle` recreated.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ImportSummary {
     pub file: String,
     pub root_hash: String,
@@ -41,7 +41,9 @@ pub struct ImportSummary {
     pub data_imported: bool,
     /// Whether the data version is new here (false: the same content was already stored).
     pub data_created: bool,
+    #[ts(type = "number")]
     pub artifacts: usize,
+    #[ts(type = "number")]
     pub metric_points: usize,
 }
 
