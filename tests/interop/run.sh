@@ -40,7 +40,8 @@ case_() {
     shift 4
     c train --data "$ds" --target "$target" --model "$model" --name "$name" --seed 11 "$@" \
         >"$work/$name.train.log" 2>&1 || { cat "$work/$name.train.log" >&2; exit 1; }
-    c bundle export "$name" --out "$work/$name.zip" >/dev/null 2>&1
+    # shellcheck disable=SC2086 # EXPORT_FLAGS is a list of words
+    c bundle export "$name" --out "$work/$name.zip" ${EXPORT_FLAGS:-} >/dev/null 2>&1
     c predict "$name" --data "$ds" --out "$work/$name.preds.csv" >/dev/null
     [ $first = 1 ] || echo "," >> "$cases"
     first=0
@@ -51,7 +52,10 @@ case_() {
 case_ diabetes-linear diabetes target linear --param epochs=30
 case_ diabetes-mlp-tanh diabetes target mlp --param task=regression --param epochs=3 \
     --param 'hidden=[16, 8]' --param activation=tanh
-case_ iris-logistic iris target logistic --param epochs=5
+c keys new --out "$work" --name interop >/dev/null
+# Signed and with the data snapshot: zipfile must list manifest.sig and the snapshot too.
+EXPORT_FLAGS="--sign $work/interop.key --include-data" \
+    case_ iris-logistic iris target logistic --param epochs=5
 case_ breast-cancer-logistic breast_cancer target logistic --param epochs=5
 # Text columns (one-hot), missing numbers and categories, missing indicators, batch norm.
 case_ penguins-mlp-bn penguins species mlp --param epochs=5 --param 'hidden=[16, 8]' \
@@ -69,4 +73,12 @@ echo "]" >> "$cases"
 train_s=$(( $(date +%s) - started - venv_s ))
 
 "$VENV/bin/python" tests/interop/check_onnx.py "$cases"
+# The signed bundle with data: zipfile sees the signature and the snapshot (check_onnx.py has
+# already matched every name against the manifest).
+"$VENV/bin/python" - "$work/iris-logistic.zip" <<'PY'
+import sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+missing = {"manifest.sig", "data/snapshot.parquet"} - set(names)
+assert not missing, f"{sys.argv[1]} lacks {missing}"
+PY
 echo "ONNX interop passed ($(( $(date +%s) - started ))s: venv ${venv_s}s, cairn ${train_s}s)"
