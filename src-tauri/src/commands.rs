@@ -139,12 +139,7 @@ pub async fn start_training(
     form: TrainForm,
     on_progress: Channel<TrainProgress>,
 ) -> Result<RunSummary, AppError> {
-    let claim = state.training.claim().ok_or_else(|| AppError {
-        code: cairn_app::ErrorCode::InUse.as_str().into(),
-        message:
-            "a training run is already in progress in this window; wait for it to end or cancel it"
-                .into(),
-    })?;
+    let claim = state.training.claim_or_busy()?;
     let request = form.into_request().map_err(|e| AppError::from(&e))?;
     with_workspace(&state, move |ws| {
         // A window that went away stops receiving; the run is recorded all the same.
@@ -218,11 +213,7 @@ pub async fn export_bundle(
     form: BundleExportForm,
     on_progress: Channel<TrainProgress>,
 ) -> Result<BundleExported, AppError> {
-    let claim = state.training.claim().ok_or_else(|| AppError {
-        code: cairn_app::ErrorCode::InUse.as_str().into(),
-        message: "another job is in progress in this window; wait for it to end or cancel it"
-            .into(),
-    })?;
+    let claim = state.training.claim_or_busy()?;
     with_workspace(&state, move |ws| {
         let mut observer = claim.observer(|step| {
             let _ = on_progress.send(step);

@@ -7,7 +7,7 @@
 //! Cancelling takes no turn: it only flips the job's flag, and the trainer stops at its next
 //! report (every epoch, and every 50 steps within one).
 
-use cairn_app::json::TrainProgress;
+use cairn_app::json::{AppError, TrainProgress};
 use cairn_app::{ProgressObserver, Step};
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,6 +36,16 @@ impl TrainingSlot {
         Some(JobClaim {
             slot: self.clone(),
             cancel,
+        })
+    }
+
+    /// [`TrainingSlot::claim`], or the `in_use` error the window shows when a job is running.
+    pub(crate) fn claim_or_busy(self: &Arc<Self>) -> Result<JobClaim, AppError> {
+        self.claim().ok_or_else(|| AppError {
+            code: cairn_app::ErrorCode::InUse.as_str().into(),
+            message: "a job (training or a bundle export) is already running in this window; \
+                      wait for it to end or cancel it"
+                .into(),
         })
     }
 

@@ -140,10 +140,11 @@ fn parse<T: serde::de::DeserializeOwned>(shown: &str, entries: &Entries, entry: 
 /// Reads, verifies (every hash; with `trust` public key files, a signature by one of them) and
 /// parses a bundle. Any problem is an error naming the entries; nothing is written anywhere.
 pub fn read_bundle(path: &Path, trust: &[PathBuf]) -> Result<VerifiedBundle> {
-    let trusted = crate::keys::read_public_keys(trust)?;
-    let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| AppError::io(format!("reading {shown}"), e))?;
-    let (report, entries) = cairn_bundle::verify_and_read(&shown, &bytes, &trusted)?;
+    let super::BundleContents {
+        path: shown,
+        report,
+        entries,
+    } = super::inspect_bundle(path, trust)?;
     if !report.ok() {
         let problems: Vec<String> = report
             .problems

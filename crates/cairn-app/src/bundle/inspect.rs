@@ -1,12 +1,13 @@
-//! Opening a bundle to look at it: the verification report plus the entries it holds, for the
-//! desktop's Bundles view. Needs no workspace and writes nothing.
+//! Opening a bundle: the verification report plus the entries it holds, read once. Verify,
+//! import and the desktop's Bundles view all start here. Needs no workspace, writes nothing.
 
 use crate::{AppError, Result};
 use cairn_bundle::VerifyReport;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// A verified (or not) bundle and its entries, read into memory.
+/// A verified (or not) bundle and its entries, read into memory. Trust the entries only when
+/// `report.ok()`.
 pub struct BundleContents {
     pub path: String,
     pub report: VerifyReport,
@@ -29,11 +30,9 @@ impl BundleContents {
 /// entries. A hostile or unreadable zip is an error, as in verify.
 pub fn inspect_bundle(path: &Path, trust: &[PathBuf]) -> Result<BundleContents> {
     let trusted = crate::keys::read_public_keys(trust)?;
-    let bytes =
-        std::fs::read(path).map_err(|e| AppError::io(format!("reading {}", path.display()), e))?;
     let shown = path.display().to_string();
-    let report = cairn_bundle::verify_trusted(&shown, &bytes, &trusted)?;
-    let (entries, _) = cairn_bundle::read_entries(&shown, &bytes)?;
+    let bytes = std::fs::read(path).map_err(|e| AppError::io(format!("reading {shown}"), e))?;
+    let (report, entries) = cairn_bundle::verify_and_read(&shown, &bytes, &trusted)?;
     Ok(BundleContents {
         path: shown,
         report,

@@ -232,12 +232,5 @@ pub fn verify_bundle(path: &Path) -> Result<VerifyReport> {
 /// Verifies a bundle file; with `trust` (public key files) not empty, also requires a valid
 /// signature by one of those keys.
 pub fn verify_bundle_trusted(path: &Path, trust: &[PathBuf]) -> Result<VerifyReport> {
-    let trusted = crate::keys::read_public_keys(trust)?;
-    let bytes =
-        std::fs::read(path).map_err(|e| AppError::io(format!("reading {}", path.display()), e))?;
-    Ok(cairn_bundle::verify_trusted(
-        &path.display().to_string(),
-        &bytes,
-        &trusted,
-    )?)
+    Ok(inspect_bundle(path, trust)?.report)
 }
