@@ -258,6 +258,18 @@ fn a_run_travels_to_a_fresh_workspace_and_predicts_the_same() {
         json(&cairn(&c, &["data", "list", "--json"])).to_string(),
         json(&cairn(&dir.path().join("D"), &["data", "list", "--json"])).to_string()
     );
+    // Exporting it again needs its data: a clear refusal that says how, and no file.
+    let again = dir.path().join("again.zip");
+    let refused = cairn(&c, &["bundle", "export", &run, "--out", p(&again)]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("`iris@1`")
+            && err.contains("not in this workspace")
+            && err.contains("--include-data"),
+        "{err}"
+    );
+    assert!(!again.exists());
 
     // Signed: --trust the signer's key to import; another key is refused, nothing imported.
     let keys = dir.path().join("keys");

@@ -115,7 +115,19 @@ impl Workspace {
             }
         }
         onnx::add_onnx(&mut entries)?;
-        let version = self.resolve_dataset(&run.dataset)?;
+        // The data reference, profile, split and input example come from the data version: a
+        // run imported from a bundle without its snapshot has none here.
+        let version = self.resolve_dataset(&run.dataset).map_err(|e| {
+            AppError::invalid(format!(
+                "run {} trained on `{}` (hash {}), which is not in this workspace ({}); a bundle \
+                 describes its data, so import that version first (a bundle exported with \
+                 --include-data carries it), or export from the workspace that has it",
+                run.name,
+                run.dataset,
+                &run.dataset_hash[..run.dataset_hash.len().min(12)],
+                e.message
+            ))
+        })?;
         contents::add_records(self, &detail, &version, &mut entries)?;
         if opts.include_data {
             stage.next("writing the data snapshot")?;
