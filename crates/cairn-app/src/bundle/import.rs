@@ -66,7 +66,14 @@ pub(super) struct BundledRun {
     pub finished_at: Option<String>,
     #[serde(default)]
     pub environment: serde_json::Value,
+    #[serde(default)]
+    pub note: String,
+    #[serde(default)]
+    pub parent_id: Option<String>,
 }
+
+/// The tag that keeps a bundled run's parent when that run is not in this workspace.
+pub const PARENT_RUN: &str = "cairn.parent_run_id";
 
 /// `data/reference.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -286,6 +293,20 @@ impl Workspace {
                 metrics.push((key.clone(), 0, *value));
             }
         }
+        // The parent run (a sweep, say) is linked when it is here too; otherwise its id is kept
+        // as a tag, so lineage still names it.
+        let parent_id = match b.run.parent_id.as_deref() {
+            Some(id) => {
+                let id = RunId::from_stored(id.to_string());
+                if self.store.run(&id).is_ok() {
+                    Some(id)
+                } else {
+                    tags.insert(PARENT_RUN.into(), id.as_str().to_string());
+                    None
+                }
+            }
+            None => None,
+        };
         let (pid, pid_started) = crate::process::current();
         let mut changes = RunChanges::new(b.run_id.clone());
         changes.create = Some(NewRun {
@@ -302,8 +323,8 @@ impl Workspace {
             pid,
             pid_started,
             source: "bundle".into(),
-            note: String::new(),
-            parent_id: None,
+            note: b.run.note.clone(),
+            parent_id,
             status: RunStatus::Running,
         });
         let metric_points = metrics.len();
