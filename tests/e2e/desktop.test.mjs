@@ -1244,4 +1244,27 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       await bundleShot('import-refused');
     });
   });
+
+  it('shows a run\'s note, its parent and its children', async () => {
+    await step('the child', async () => {
+      await session.clickCss('[data-testid="nav-runs"]');
+      await session.waitForText('[data-testid="page-title"]', EN['runs.view.title']);
+      await search("attributes.name = 'e2e-child'");
+      await session.waitFor('one row', 'return document.querySelectorAll(\'[data-testid="runs-table-row"]\').length === 1;');
+      await session.clickCss('[data-testid="runs-table-row"] [data-testid="open-run-row"]');
+      await session.waitFor('the child page', 'return document.querySelector(\'[data-testid="run-page"]\')?.dataset.name === "e2e-child";');
+      assert.equal(await session.textOf('[data-testid="run-user-note"] .note-body'), 'Tried a **larger** rate.\nSecond line.');
+      assert.equal(await session.textOf('[data-testid="run-parent"]'), 'e2e-parent');
+      assert.equal(await session.count('[data-testid="export-bundle"]'), 0, 'a logged run has no model to bundle');
+      await session.screenshot(path.join(SCREENSHOT_DIR, 'desktop-run-note-parent.png'));
+    });
+    await step('the parent and its children', async () => {
+      await session.clickCss('[data-testid="run-parent"]');
+      await session.waitFor('the parent page', 'return document.querySelector(\'[data-testid="run-page"]\')?.dataset.name === "e2e-parent";');
+      assert.equal(await session.attr('[data-testid="run-children"]', 'data-count'), '1');
+      await session.clickCss('[data-testid="run-children"]');
+      await session.waitForText('[data-testid="page-title"]', EN['runs.view.title']);
+      await session.waitFor('the child listed', 'const rows = document.querySelectorAll(\'[data-testid="runs-table-row"]\'); return rows.length === 1 && rows[0].dataset.name === "e2e-child";');
+    });
+  });
 });

@@ -75,6 +75,14 @@ awk -F, -v OFS=, '{ print (NR == 1 ? "id" : NR - 1), $0 }' "$SCRATCH/penguins.cs
 cairn data import "$SCRATCH/penguins_ids.csv"
 # A regression data set for the Train view's residual plot.
 cairn data import sample-data/diabetes.csv
+# A logged parent run with a child that carries a note, for the run page's lineage facts.
+printf '%s\n' \
+  '{"event":"start","name":"e2e-parent","params":{"grid":"lr"}}' \
+  '{"event":"metric","key":"best","value":0.9,"step":0}' \
+  '{"event":"end","status":"finished"}' \
+  '{"event":"start","name":"e2e-child","parent":"e2e-parent","params":{"lr":0.1},"note":"Tried a **larger** rate.\nSecond line."}' \
+  '{"event":"metric","key":"loss","value":0.5,"step":0}' \
+  '{"event":"end","status":"finished"}' | cairn log
 # The bundle tests sign with this key pair and write their bundles here.
 cairn keys new --out "$SCRATCH/keys" --name e2e
 mkdir -p "$SCRATCH/bundles"

@@ -438,6 +438,13 @@ pub struct RunPage {
     pub finished_at: Option<String>,
     /// Why the run failed or was killed.
     pub error: Option<String>,
+    /// The run's markdown note (empty when none).
+    pub note: String,
+    /// The run this one belongs to (a sweep's trial names its sweep).
+    pub parent_id: Option<String>,
+    /// How many runs name this one as their parent.
+    #[ts(type = "number")]
+    pub children: u64,
     /// Versions, OS, CPU and device as captured at start.
     pub environment: serde_json::Value,
     /// Every recorded value of every metric, in step order.
@@ -554,6 +561,9 @@ impl RunPage {
             created_at: r.created_at,
             finished_at: r.finished_at,
             error: r.error,
+            note: r.note,
+            parent_id: r.parent_id.map(|p| p.as_str().to_string()),
+            children: detail.children,
             environment: r.environment,
             history: detail
                 .history

@@ -300,6 +300,30 @@ fn typed_params_round_trip_and_search_compares_numbers() {
     let text = cairn(&ws, &["runs", "show", "exp-1"]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("children  1 runs"), "{text}");
+
+    // A logged run has no trained model: bundling it is refused, saying why, and writes nothing.
+    let zip = dir.path().join("exp-1.zip");
+    let refused = cairn(
+        &ws,
+        &[
+            "bundle",
+            "export",
+            "exp-1",
+            "--out",
+            zip.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let err: Value = serde_json::from_slice(&refused.stdout).unwrap();
+    let err = err["error"].clone();
+    assert_eq!(err["code"], "invalid_input");
+    let err = err["message"].as_str().unwrap();
+    assert!(
+        err.contains("has no trained model") && err.contains("cairn train"),
+        "{err}"
+    );
+    assert!(!zip.exists());
 }
 
 #[test]

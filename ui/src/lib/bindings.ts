@@ -238,6 +238,18 @@ metrics: Record<string, number>, created_at: string, finished_at: string | null,
  */
 error: string | null, 
 /**
+ * The run's markdown note (empty when none).
+ */
+note: string, 
+/**
+ * The run this one belongs to (a sweep's trial names its sweep).
+ */
+parent_id: string | null, 
+/**
+ * How many runs name this one as their parent.
+ */
+children: number, 
+/**
  * Versions, OS, CPU and device as captured at start.
  */
 environment: JsonValue, 

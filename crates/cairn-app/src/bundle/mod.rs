@@ -106,7 +106,16 @@ impl Workspace {
         {
             entries.insert(a.path.clone(), self.artifacts.get(&a.sha256)?);
         }
-        for needed in [WEIGHTS, PREPROCESSING, CONFIG] {
+        if !entries.contains_key(WEIGHTS) {
+            return Err(AppError::invalid(format!(
+                "run {} ({}) has no trained model (no `{WEIGHTS}`): it was recorded, not trained by \
+                 Cairn (`cairn log`), so there is nothing to bundle; bundle a run made by \
+                 `cairn train`",
+                run.name,
+                run.id.short()
+            )));
+        }
+        for needed in [PREPROCESSING, CONFIG] {
             if !entries.contains_key(needed) {
                 return Err(AppError::new(
                     ErrorCode::Internal,
