@@ -1267,4 +1267,26 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       await session.waitFor('the child listed', 'const rows = document.querySelectorAll(\'[data-testid="runs-table-row"]\'); return rows.length === 1 && rows[0].dataset.name === "e2e-child";');
     });
   });
+
+  it('shows the Bundles view in Simplified Chinese', async (t) => {
+    if (!BUNDLES) return t.skip('no bundles folder (run through tests/e2e/run.sh)');
+    await step('zh-CN bundle', async () => {
+      await session.clickCss('[data-testid="nav-bundles"]');
+      await session.waitForText('[data-testid="page-title"]', EN['bundles.title']);
+      await session.type('[data-testid="bundle-path"]', path.join(BUNDLES, 'e2e-logistic.zip'));
+      await session.type('[data-testid="bundle-trust"]', PUB);
+      await session.clickCss('[data-testid="bundle-verify"]');
+      await session.waitFor('trusted', 'return document.querySelector(\'[data-testid="bundle-result"]\')?.dataset.signature === "trusted";', [], 60_000);
+      await session.clickCss('[data-testid="locale-zh-CN"]');
+      await session.waitForText('[data-testid="page-title"]', ZH['bundles.title'], 5_000);
+      assert.equal(await session.textOf('[data-testid="bundle-verify"]'), ZH['bundles.verify']);
+      assert.equal(await session.textOf('[data-testid="bundle-signature"] .tag'), ZH['bundles.sig.trusted']);
+      assert.equal(await session.textOf('[data-testid="nav-bundles"] .label'), ZH['nav.bundles']);
+      await bundleShot('zh');
+    });
+    await step('back to English', async () => {
+      await session.clickCss('[data-testid="locale-en"]');
+      await session.waitForText('[data-testid="page-title"]', EN['bundles.title'], 5_000);
+    });
+  });
 });

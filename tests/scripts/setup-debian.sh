@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 source tests/scripts/env.sh
 
 APT_PACKAGES=(build-essential pkg-config libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev
-  xvfb xauth webkit2gtk-driver)
+  xvfb xauth webkit2gtk-driver fonts-wqy-microhei)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
