@@ -172,7 +172,7 @@ impl Output {
             println!(
                 "data      {} ({})",
                 r.dataset,
-                &r.dataset_hash[..12.min(r.dataset_hash.len())]
+                r.dataset_hash.get(..12).unwrap_or(&r.dataset_hash)
             );
         }
         if let Some(parent) = &r.parent_id {

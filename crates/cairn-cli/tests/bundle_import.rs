@@ -328,6 +328,29 @@ fn a_run_travels_to_a_fresh_workspace_and_predicts_the_same() {
 }
 
 #[test]
+fn a_run_with_a_nan_metric_still_imports() {
+    // A diverged run's NaN final metric is written as JSON null; import keeps the rest.
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("A");
+    let run = train(&a, "iris.csv", "target", "logistic", &["epochs=2"]);
+    let file = dir.path().join("run.zip");
+    export(&a, &run, &file, false);
+    let mut entries = entries_of(&file);
+    let mut v: Value = serde_json::from_slice(&entries["run.json"]).unwrap();
+    v["metrics"]["train_loss"] = Value::Null;
+    entries.insert("run.json".into(), serde_json::to_vec_pretty(&v).unwrap());
+    reseal(&mut entries);
+    let nan = dir.path().join("nan.zip");
+    std::fs::write(&nan, rezip(&entries)).unwrap();
+    let b = dir.path().join("B");
+    let out = cairn(&b, &["bundle", "import", p(&nan), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = json(&cairn(&b, &["runs", "show", &run, "--json"]));
+    assert_eq!(shown["status"], "finished");
+    assert!(shown["metrics"]["test_accuracy"].as_f64().is_some());
+}
+
+#[test]
 fn hostile_bundles_are_refused_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("A");
@@ -419,6 +442,32 @@ fn hostile_bundles_are_refused_and_nothing_is_written() {
         serde_json::to_vec_pretty(&m).unwrap(),
     );
     cases.push(("manifest path", rezip(&forged), "../evil"));
+    // Records that pass every hash (the manifest is rebuilt) but carry hostile values.
+    let with_json = |entry: &str, edit: &dyn Fn(&mut Value)| {
+        let mut e = entries.clone();
+        let mut v: Value = serde_json::from_slice(&e[entry]).unwrap();
+        edit(&mut v);
+        e.insert(entry.into(), serde_json::to_vec_pretty(&v).unwrap());
+        reseal(&mut e);
+        rezip(&e)
+    };
+    cases.push((
+        "reference hash",
+        with_json("data/reference.json", &|v| {
+            v["hash"] = "aéééééééééééé".into()
+        }),
+        "data/reference.json",
+    ));
+    cases.push((
+        "reference name",
+        with_json("data/reference.json", &|v| v["name"] = "../../x".into()),
+        "data/reference.json",
+    ));
+    cases.push((
+        "run time",
+        with_json("run.json", &|v| v["created_at"] = "2026'\nevil: 1".into()),
+        "created_at",
+    ));
 
     let hostile = dir.path().join("hostile");
     std::fs::create_dir(&hostile).unwrap();

@@ -57,7 +57,14 @@ pub fn compare_safetensors(a: &[u8], b: &[u8]) -> Result<Vec<TensorDiff>> {
                         max_abs_diff: Some(
                             u.iter()
                                 .zip(&v)
-                                .map(|(p, q)| if p == q { 0.0 } else { (p - q).abs() })
+                                .map(|(p, q)| match (p.is_nan(), q.is_nan()) {
+                                    (true, true) => 0.0,
+                                    // NaN on one side only: as different as can be (f64::max
+                                    // would drop a NaN difference and call it a match).
+                                    (true, false) | (false, true) => f64::INFINITY,
+                                    _ if p == q => 0.0,
+                                    _ => (p - q).abs(),
+                                })
                                 .fold(0.0, f64::max),
                         ),
                         issue: None,
@@ -123,5 +130,16 @@ mod tests {
         let c = file(&[1.0, 2.0]);
         let shape = compare_safetensors(&a, &c).unwrap();
         assert!(shape[0].issue.is_some() && shape[0].max_abs_diff.is_none());
+    }
+
+    #[test]
+    fn a_nan_on_one_side_is_no_match() {
+        let a = file(&[1.0, f32::NAN, 3.0]);
+        let b = file(&[1.0, 2.0, 3.0]);
+        let diff = compare_safetensors(&a, &b).unwrap();
+        assert_eq!(diff[0].max_abs_diff, Some(f64::INFINITY));
+        // NaN in the same place on both sides: the same weights.
+        let both = compare_safetensors(&a, &a).unwrap();
+        assert_eq!(both[0].max_abs_diff, Some(0.0));
     }
 }

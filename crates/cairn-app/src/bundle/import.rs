@@ -59,8 +59,9 @@ pub(super) struct BundledRun {
     pub params: BTreeMap<String, ParamValue>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Final metrics; `null` is a metric that was NaN (a diverged run), written as JSON can.
     #[serde(default)]
-    pub metrics: BTreeMap<String, f64>,
+    pub metrics: BTreeMap<String, Option<f64>>,
     pub created_at: String,
     #[serde(default)]
     pub finished_at: Option<String>,
@@ -189,7 +190,38 @@ pub fn read_bundle(path: &Path, trust: &[PathBuf]) -> Result<VerifiedBundle> {
             ),
         ));
     }
+    for (field, time) in [
+        ("created_at", Some(run.created_at.as_str())),
+        ("finished_at", run.finished_at.as_deref()),
+    ] {
+        if let Some(time) = time.filter(|t| !is_timestamp(t)) {
+            return Err(invalid_entry(
+                &shown,
+                "run.json",
+                format!("its {field} `{time}` is not a timestamp like 2026-01-31T12:00:00.5Z"),
+            ));
+        }
+    }
     let reference: DataReference = parse(&shown, &entries, "data/reference.json")?;
+    let bad_reference = |why: String| invalid_entry(&shown, "data/reference.json", why);
+    if reference.hash.len() != 64
+        || !reference
+            .hash
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return Err(bad_reference(format!(
+            "its hash `{}` is not a SHA-256 (64 lower-case hex digits)",
+            reference.hash
+        )));
+    }
+    cairn_core::dataset::validate_dataset_name(&reference.name)
+        .map_err(|why| bad_reference(format!("its name `{}`: {why}", reference.name)))?;
+    if reference.version == 0 {
+        return Err(bad_reference(
+            "its version is 0; versions count from 1".into(),
+        ));
+    }
     let history: BTreeMap<String, Vec<(u64, Option<f64>)>> =
         parse(&shown, &entries, "metrics/history.json")?;
     for needed in [WEIGHTS, PREPROCESSING, CONFIG] {
@@ -206,6 +238,17 @@ pub fn read_bundle(path: &Path, trust: &[PathBuf]) -> Result<VerifiedBundle> {
         reference,
         history,
     })
+}
+
+/// `2026-01-31T12:00:00.5Z` and the like: digits and `-:.TZ+`, starting with a date. Enough to
+/// keep a bundle's times from carrying anything else into records and files written later.
+fn is_timestamp(t: &str) -> bool {
+    let b = t.as_bytes();
+    (10..=40).contains(&b.len())
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b.iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b':' | b'.' | b'T' | b'Z' | b'+'))
 }
 
 /// The entries that are run artifacts (the model files and the evaluation records), as
@@ -289,7 +332,7 @@ impl Workspace {
         }
         // A final metric without a history (none today) still comes back, at step 0.
         for (key, value) in &b.run.metrics {
-            if !b.history.contains_key(key) {
+            if let (false, Some(value)) = (b.history.contains_key(key), value) {
                 metrics.push((key.clone(), 0, *value));
             }
         }

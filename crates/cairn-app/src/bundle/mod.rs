@@ -133,7 +133,7 @@ impl Workspace {
                  --include-data carries it), or export from the workspace that has it",
                 run.name,
                 run.dataset,
-                &run.dataset_hash[..run.dataset_hash.len().min(12)],
+                run.dataset_hash.get(..12).unwrap_or(&run.dataset_hash),
                 e.message
             ))
         })?;
@@ -149,6 +149,26 @@ impl Workspace {
             &entries,
             key.as_ref(),
         )?;
+        // Check the bytes with the reader's own rules before anything reaches the disk: a
+        // bundle that its reader would refuse (an entry over the size limits, say) is an error
+        // here, not a file left behind.
+        stage.next("verifying the bundle")?;
+        let shown = out.display().to_string();
+        let report = cairn_bundle::verify(&shown, &bytes)?;
+        if !report.ok() {
+            let problems: Vec<String> = report
+                .problems
+                .iter()
+                .map(|p| format!("{}: {}", p.entry, p.issue))
+                .collect();
+            return Err(AppError::new(
+                ErrorCode::Internal,
+                format!(
+                    "the bundle for {shown} does not verify ({}); nothing was written",
+                    problems.join("; ")
+                ),
+            ));
+        }
         let tmp = out.with_extension("zip.partial");
         if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -158,10 +178,6 @@ impl Workspace {
             .map_err(|e| AppError::io(format!("writing {}", tmp.display()), e))?;
         std::fs::rename(&tmp, out)
             .map_err(|e| AppError::io(format!("writing {}", out.display()), e))?;
-        // Past the rename there is nothing to cancel: the bundle is written.
-        stage.done += 1;
-        let _ = stage.report("verifying the written bundle");
-        let report = cairn_bundle::verify(&out.display().to_string(), &bytes)?;
         stage.done();
         Ok(BundleSummary {
             path: out.display().to_string(),

@@ -171,13 +171,18 @@ pub fn reproduce_bundle(
         .iter()
         .filter(|(k, _)| !k.starts_with("system/"))
         .map(|(name, &bundled)| {
+            // A NaN metric (a diverged run) is bundled as null and matches only NaN.
+            let bundled = bundled.unwrap_or(f64::NAN);
             let reproduced = run.metrics.get(name).copied();
+            let identical = reproduced.is_some_and(|r| {
+                r.to_bits() == bundled.to_bits() || (r.is_nan() && bundled.is_nan())
+            });
             MetricCheck {
                 name: name.clone(),
                 bundled,
                 reproduced,
-                identical: reproduced.is_some_and(|r| r.to_bits() == bundled.to_bits()),
-                matches: reproduced.is_some_and(|r| close(bundled, r)),
+                identical,
+                matches: identical || reproduced.is_some_and(|r| close(bundled, r)),
             }
         })
         .collect();
