@@ -33,6 +33,11 @@ pub const MAX_ENTRY_BYTES: u64 = 2 << 30;
 pub const MAX_TOTAL_BYTES: u64 = 8 << 30;
 /// Deflate rarely exceeds ~1000:1 even on zeros; more than this is a zip bomb.
 pub const MAX_RATIO: u64 = 1_000;
+/// What all entries together may unpack to beyond their packed size. Entries are held in memory
+/// while they are checked, so this bounds what a small file can make Cairn allocate (several
+/// entries each under the ratio limit). Cairn stores its big entries (weights, ONNX, Parquet)
+/// uncompressed, which costs nothing here; only deflated records count.
+pub const MAX_INFLATED_BYTES: u64 = 1 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -252,6 +257,7 @@ pub fn read_entries(shown: &str, bytes: &[u8]) -> Result<(Entries, Vec<Problem>)
     let mut planned: Vec<(usize, String, u64)> = Vec::with_capacity(archive.len());
     let mut seen = std::collections::BTreeSet::new();
     let mut total = 0u64;
+    let mut inflated = 0u64;
     for i in 0..archive.len() {
         let file = archive
             .by_index_raw(i)
@@ -277,6 +283,13 @@ pub fn read_entries(shown: &str, bytes: &[u8]) -> Result<(Entries, Vec<Problem>)
         let size = file.size();
         let packed = file.compressed_size();
         total = total.saturating_add(size);
+        inflated = inflated.saturating_add(size.saturating_sub(packed));
+        if inflated > MAX_INFLATED_BYTES {
+            return Err(hostile(format!(
+                "with it the entries unpack to {inflated} bytes more than they take packed, over \
+                 the limit of {MAX_INFLATED_BYTES} (a zip bomb spread over several entries?)"
+            )));
+        }
         if size > MAX_ENTRY_BYTES || total > MAX_TOTAL_BYTES {
             return Err(hostile(format!(
                 "{size} bytes unpacked is over the size limit"
@@ -709,6 +722,34 @@ mod tests {
             }
             i += 1;
         }
+    }
+
+    #[test]
+    fn a_bomb_spread_over_entries_is_refused_before_inflating() {
+        // Three entries of 1 MiB that do not compress, each declared at 500 MiB: every one is
+        // under the ratio limit, together they would unpack 1.5 GiB from a 3 MiB file.
+        let mut z = ZipWriter::new(Cursor::new(Vec::new()));
+        let mut x = 0x2545_f491u32;
+        for name in ["a.bin", "b.bin", "c.bin"] {
+            z.start_file(
+                name,
+                SimpleFileOptions::default().compression_method(CompressionMethod::Deflated),
+            )
+            .unwrap();
+            let data: Vec<u8> = (0..1u32 << 20)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            z.write_all(&data).unwrap();
+        }
+        let mut bytes = z.finish().unwrap().into_inner();
+        lie_about_sizes(&mut bytes, 500 << 20);
+        let err = read_entries("spread.zip", &bytes).unwrap_err().to_string();
+        assert!(err.contains("c.bin") && err.contains("zip bomb"), "{err}");
     }
 
     #[test]
