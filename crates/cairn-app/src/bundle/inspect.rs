@@ -32,7 +32,17 @@ pub fn inspect_bundle(path: &Path, trust: &[PathBuf]) -> Result<BundleContents> 
     let trusted = crate::keys::read_public_keys(trust)?;
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| AppError::io(format!("reading {shown}"), e))?;
-    let (report, entries) = cairn_bundle::verify_and_read(&shown, &bytes, &trusted)?;
+    let (report, entries) =
+        cairn_bundle::verify_and_read(&shown, &bytes, &trusted).map_err(|e| {
+            let hostile = matches!(e, cairn_bundle::BundleError::Hostile { .. });
+            let mut err = AppError::from(e);
+            if hostile {
+                // The zip reader names the entry; say which file it is in, and that nothing
+                // was written.
+                err.message = format!("{shown}: {}; nothing was written", err.message);
+            }
+            err
+        })?;
     Ok(BundleContents {
         path: shown,
         report,
