@@ -218,13 +218,16 @@ fn flushes_land_by_count_and_by_time_and_report_ended_runs() {
     let key = id.as_str().to_string();
     // Past 100 pending events the background thread writes everything pending (the
     // interval is an hour, so only the count can trigger it).
+    // Each look holds the workspace lock while it reads; pausing well past the flusher's
+    // longest retry pause (50 ms) between looks leaves it room to take the lock (polling every
+    // 20 ms starved it under a loaded CI machine).
     let started = std::time::Instant::now();
     while points(&root, &key) < 250 {
         assert!(
-            started.elapsed() < Duration::from_secs(30),
+            started.elapsed() < Duration::from_secs(60),
             "no count flush"
         );
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(250));
     }
     // Below the count, points wait.
     for i in 250..300 {
@@ -264,10 +267,11 @@ fn flushes_land_by_count_and_by_time_and_report_ended_runs() {
     let started = std::time::Instant::now();
     while points(&root, &"timed".to_string()) < 1 {
         assert!(
-            started.elapsed() < Duration::from_secs(30),
+            started.elapsed() < Duration::from_secs(60),
             "no timed flush"
         );
-        std::thread::sleep(Duration::from_millis(20));
+        // As above: leave the flusher room to take the lock between looks.
+        std::thread::sleep(Duration::from_millis(250));
     }
     run.end(RunStatus::Finished, None).unwrap();
     s.close("").unwrap();
