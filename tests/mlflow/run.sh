@@ -5,20 +5,15 @@
 #
 #   bash tests/mlflow/run.sh            # uses $CAIRN or the workspace's debug build
 #
-# The venv lives at $HOME/.cache/cairn-venv-mlflow and is reused while it holds the pinned
-# version (installed only when missing). Cost on the 2-core CI machine: see docs/mlflow.md.
+# The venv is the interop tests' one (tests/interop/setup.sh: mlflow-skinny and the ONNX peers
+# pinned in tests/interop/requirements.txt), so CI installs MLflow once. Cost on the 2-core CI
+# machine: see docs/mlflow.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/scripts/env.sh
-MLFLOW_PIN="${MLFLOW_PIN:-3.17.2}"
-VENV="${CAIRN_MLFLOW_VENV:-$HOME/.cache/cairn-venv-mlflow}"
 started=$(date +%s)
 
-if ! "$VENV/bin/python" -c "import mlflow, sys; sys.exit(mlflow.__version__ != '$MLFLOW_PIN')" 2>/dev/null; then
-    echo "installing mlflow-skinny==$MLFLOW_PIN into $VENV"
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "mlflow-skinny==$MLFLOW_PIN"
-fi
+VENV=$(bash tests/interop/setup.sh)
 venv_s=$(( $(date +%s) - started ))
 
 CAIRN="${CAIRN:-$CARGO_TARGET_DIR/debug/cairn}"
