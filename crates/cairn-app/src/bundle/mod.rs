@@ -95,8 +95,13 @@ impl Workspace {
                 run.status
             )));
         }
-        let mut stage = Stages::new(progress, if opts.include_data { 4 } else { 3 });
-        stage.next("collecting the model and its records")?;
+        let mut stage = Stages::new(
+            "bundle",
+            // The stages below, then "done".
+            if opts.include_data { 5 } else { 4 },
+            "bundle export cancelled; nothing was written",
+        );
+        stage.next(progress, "collecting the model and its records")?;
         let mut entries: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         // Checkpoints are for resuming training here, not for production: they stay out.
         for a in detail
@@ -139,10 +144,10 @@ impl Workspace {
         })?;
         contents::add_records(self, &detail, &version, &mut entries)?;
         if opts.include_data {
-            stage.next("writing the data snapshot")?;
+            stage.next(progress, "writing the data snapshot")?;
             entries.insert(SNAPSHOT.into(), self.snapshot_bytes(&version, out)?);
         }
-        stage.next("writing the zip")?;
+        stage.next(progress, "writing the zip")?;
         let bytes = cairn_bundle::write_bundle_signed(
             run.id.as_str(),
             &format!("cairn {}", crate::CAIRN_VERSION),
@@ -152,7 +157,7 @@ impl Workspace {
         // Check the bytes with the reader's own rules before anything reaches the disk: a
         // bundle that its reader would refuse (an entry over the size limits, say) is an error
         // here, not a file left behind.
-        stage.next("verifying the bundle")?;
+        stage.next(progress, "verifying the bundle")?;
         let shown = out.display().to_string();
         let report = cairn_bundle::verify(&shown, &bytes)?;
         if !report.ok() {
@@ -178,7 +183,7 @@ impl Workspace {
             .map_err(|e| AppError::io(format!("writing {}", tmp.display()), e))?;
         std::fs::rename(&tmp, out)
             .map_err(|e| AppError::io(format!("writing {}", out.display()), e))?;
-        stage.done();
+        stage.done(progress);
         Ok(BundleSummary {
             path: out.display().to_string(),
             run_id: run.id.as_str().to_string(),
@@ -215,25 +220,32 @@ impl Workspace {
     }
 }
 
-/// Counts an export's stages for a progress observer.
-struct Stages<'a> {
-    progress: &'a mut dyn ProgressObserver,
+/// Numbered stages of long bundle work (export, reproduce) for a progress observer: each
+/// stage is reported as it starts, and a cancel request then becomes a `cancelled` error. The
+/// observer is passed per call, so it can serve other work (training) between stages.
+pub(super) struct Stages {
+    /// The `Step::stage` reported (`bundle`, `reproduce`).
+    name: &'static str,
+    /// The error message when cancelled.
+    cancelled: &'static str,
     done: u64,
     total: u64,
 }
 
-impl<'a> Stages<'a> {
-    fn new(progress: &'a mut dyn ProgressObserver, total: u64) -> Self {
+impl Stages {
+    /// Stages counted `0, 1, …`, then "done" at `total`.
+    pub(super) fn new(name: &'static str, total: u64, cancelled: &'static str) -> Self {
         Stages {
-            progress,
+            name,
+            cancelled,
             done: 0,
-            total: total + 1,
+            total,
         }
     }
 
-    fn report(&mut self, message: &str) -> ControlFlow<()> {
-        self.progress.on_step(&Step {
-            stage: "bundle".into(),
+    fn report(&self, progress: &mut dyn ProgressObserver, message: &str) -> ControlFlow<()> {
+        progress.on_step(&Step {
+            stage: self.name.into(),
             done: self.done,
             total: Some(self.total),
             message: message.into(),
@@ -242,21 +254,26 @@ impl<'a> Stages<'a> {
     }
 
     /// Reports the start of the next stage; a cancel request becomes an error.
-    fn next(&mut self, message: &str) -> Result<()> {
-        let flow = self.report(message);
+    pub(super) fn next(
+        &mut self,
+        progress: &mut dyn ProgressObserver,
+        message: &str,
+    ) -> Result<()> {
+        let flow = self.report(progress, message);
         self.done += 1;
         match flow {
             ControlFlow::Continue(()) => Ok(()),
             ControlFlow::Break(()) => Err(AppError::new(
                 ErrorCode::Cancelled,
-                "bundle export cancelled; nothing was written".to_string(),
+                self.cancelled.to_string(),
             )),
         }
     }
 
-    fn done(&mut self) {
+    /// Reports the end (past every stage there is nothing left to cancel).
+    pub(super) fn done(&mut self, progress: &mut dyn ProgressObserver) {
         self.done = self.total;
-        let _ = self.report("done");
+        let _ = self.report(progress, "done");
     }
 }
 

@@ -7,10 +7,9 @@ use super::import::read_bundle;
 use crate::train::{TrainRequest, WEIGHTS};
 use crate::{AppError, ErrorCode, Result, Workspace};
 use cairn_core::RunStatus;
-use cairn_core::progress::{ProgressObserver, Step};
+use cairn_core::progress::ProgressObserver;
 use cairn_train::DeviceChoice;
 use serde::Serialize;
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 /// Two values "match" when they differ by at most this, relative to the larger magnitude
@@ -78,22 +77,6 @@ impl Drop for ScratchDir {
 }
 
 /// Reports the start of a `reproduce` stage; a cancel request becomes an error.
-fn stage(progress: &mut dyn ProgressObserver, done: u64, message: &str) -> Result<()> {
-    match progress.on_step(&Step {
-        stage: "reproduce".into(),
-        done,
-        total: Some(3),
-        message: message.into(),
-        metrics: Default::default(),
-    }) {
-        ControlFlow::Continue(()) => Ok(()),
-        ControlFlow::Break(()) => Err(AppError::new(
-            ErrorCode::Cancelled,
-            "reproduce cancelled".to_string(),
-        )),
-    }
-}
-
 /// Verifies a bundle, retrains its run from the bundled data snapshot and config on the CPU
 /// in a scratch workspace (a temporary folder, removed afterwards) and compares. Progress
 /// (`reproduce` stages, then the training's own steps) goes to `progress`, which may cancel.
@@ -116,9 +99,9 @@ pub fn reproduce_bundle(
     let scratch = ScratchDir(
         std::env::temp_dir().join(format!("cairn-reproduce-{}-{stamp}", std::process::id())),
     );
-    stage(
+    let mut stage = super::Stages::new("reproduce", 3, "reproduce cancelled");
+    stage.next(
         progress,
-        0,
         "importing the data snapshot into a scratch workspace",
     )?;
     let mut ws = Workspace::open(&scratch.0)?;
@@ -136,11 +119,7 @@ pub fn reproduce_bundle(
         &mut cairn_core::progress::Progress::silent(),
     )?;
     let data_hash_matches = outcome.version.hash == b.reference.hash;
-    stage(
-        progress,
-        1,
-        &format!("retraining {} on the CPU", b.run.model),
-    )?;
+    stage.next(progress, &format!("retraining {} on the CPU", b.run.model))?;
     let req = TrainRequest {
         dataset: outcome.version.label(),
         target: b.run.target.clone(),
@@ -164,7 +143,7 @@ pub fn reproduce_bundle(
             ),
         ));
     }
-    stage(progress, 2, "comparing metrics and weights")?;
+    stage.next(progress, "comparing metrics and weights")?;
     let metrics: Vec<MetricCheck> = b
         .run
         .metrics
@@ -209,13 +188,7 @@ pub fn reproduce_bundle(
         && metrics.iter().all(|m| m.matches)
         && !weights.is_empty()
         && weights.iter().all(|w| w.matches);
-    let _ = progress.on_step(&Step {
-        stage: "reproduce".into(),
-        done: 3,
-        total: Some(3),
-        message: "done".into(),
-        metrics: Default::default(),
-    });
+    stage.done(progress);
     Ok(ReproduceReport {
         file: b.shown,
         run_id: b.run_id.to_string(),
