@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { JsonValue, LineageEdge } from './bindings';
 import {
   compactNumber,
+  fileSize,
   dtypeLabel,
   histogramBars,
   lastPageOffset,
@@ -107,5 +108,13 @@ describe('split lineage', () => {
   it('tolerates details of another shape', () => {
     expect(splitDetails(edge(null))).toEqual({ part: null, parts: [], seed: null, stratify: null, group: null });
     expect(splitDetails(edge({ parts: 'x' })).parts).toEqual([]);
+  });
+});
+
+describe('fileSize', () => {
+  it('says bytes below 1 KiB and KiB above', () => {
+    expect(fileSize(1, 'en')).toBe('1 byte');
+    expect(fileSize(765, 'en')).toBe('765 bytes');
+    expect(fileSize(1536, 'en')).toBe('1.5 KiB');
   });
 });

@@ -68,6 +68,12 @@ export function compactNumber(value: number, locale: string): string {
   return new Intl.NumberFormat(locale, options).format(value);
 }
 
+/** A file size as the run page and the Bundles view show it: bytes below 1 KiB, else KiB. */
+export function fileSize(bytes: number, locale: string): string {
+  if (bytes < 1024) return t('run.bytes', { count: bytes });
+  return t('run.kib', { size: compactNumber(bytes / 1024, locale) });
+}
+
 export type SplitDetails = {
   part: string | null;
   parts: Array<{ name: string; ratio: number }>;
