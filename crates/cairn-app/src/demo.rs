@@ -1,6 +1,6 @@
 //! `cairn demo`: the whole lifecycle on the bundled breast-cancer data.
 
-use crate::{AppError, Result, TrainRequest, Workspace};
+use crate::{AppError, ExportOptions, Result, TrainRequest, WorkspaceDir};
 use cairn_core::{ProgressObserver, Step};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -24,9 +24,10 @@ pub struct DemoSummary {
 
 pub const DEMO_RUN: &str = "demo-logistic";
 
-impl Workspace {
-    /// Import → train → search → bundle → verify, reporting each stage.
-    pub fn demo(&mut self, observer: &mut dyn ProgressObserver) -> Result<DemoSummary> {
+impl WorkspaceDir {
+    /// Import → train → search → bundle → verify, reporting each stage; each step takes its
+    /// own turns of the workspace.
+    pub fn demo(&self, observer: &mut dyn ProgressObserver) -> Result<DemoSummary> {
         let stage = |observer: &mut dyn ProgressObserver, done: u64, message: &str| {
             observer.on_step(&Step {
                 stage: "demo".into(),
@@ -41,18 +42,21 @@ impl Workspace {
             0,
             "importing sample-data/breast_cancer.csv into DuckDB",
         );
+        // The scratch copy is written inside the turn: the workspace exists (or is created) first.
         let scratch = self.root().join("samples");
-        std::fs::create_dir_all(&scratch)
-            .map_err(|e| AppError::io(format!("creating {}", scratch.display()), e))?;
         let csv = scratch.join("breast_cancer.csv");
-        std::fs::write(&csv, BREAST_CANCER_CSV)
-            .map_err(|e| AppError::io(format!("writing {}", csv.display()), e))?;
-        let imported = self.import_dataset(
-            &csv,
-            Some("breast_cancer"),
-            Default::default(),
-            &mut cairn_core::Progress::silent(),
-        );
+        let imported = self.turn("importing the demo data", |ws| {
+            std::fs::create_dir_all(&scratch)
+                .map_err(|e| AppError::io(format!("creating {}", scratch.display()), e))?;
+            std::fs::write(&csv, BREAST_CANCER_CSV)
+                .map_err(|e| AppError::io(format!("writing {}", csv.display()), e))?;
+            ws.import_dataset(
+                &csv,
+                Some("breast_cancer"),
+                Default::default(),
+                &mut cairn_core::Progress::silent(),
+            )
+        });
         let _ = std::fs::remove_dir_all(&scratch);
         let version = imported?.version;
 
@@ -80,14 +84,10 @@ impl Workspace {
             2,
             "finding the run again through the search index",
         );
+        let query =
+            format!("\"{DEMO_RUN}\" AND tags.purpose = 'demo' AND metrics.test_accuracy > 0.5");
         let search_hits = self
-            .search(
-                &format!(
-                    "\"{DEMO_RUN}\" AND tags.purpose = 'demo' AND metrics.test_accuracy > 0.5"
-                ),
-                10,
-                0,
-            )?
+            .turn("searching runs", |ws| ws.search(&query, 10, 0))?
             .runs
             .iter()
             .filter(|r| r.id == run.id)
@@ -98,7 +98,12 @@ impl Workspace {
             .root()
             .join("bundles")
             .join(format!("{DEMO_RUN}-{}.zip", run.id.short()));
-        let bundle = self.export_bundle(run.id.as_str(), &bundle_path)?;
+        let bundle = self.export_bundle(
+            run.id.as_str(),
+            &bundle_path,
+            &ExportOptions::default(),
+            &mut cairn_core::Progress::silent(),
+        )?;
 
         let _ = stage(observer, 4, "verifying the bundle");
         let report = crate::verify_bundle(&bundle_path)?;

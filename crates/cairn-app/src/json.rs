@@ -234,7 +234,8 @@ pub fn typescript_bindings() -> String {
     let more = training_declarations(&cfg)
         .into_iter()
         .chain(compare_declarations(&cfg))
-        .chain(bundle_declarations(&cfg));
+        .chain(bundle_declarations(&cfg))
+        .chain(crate::jobs::declarations(&cfg));
     for d in decls.into_iter().chain(more) {
         out.push_str("export ");
         out.push_str(&d);

@@ -13,6 +13,8 @@ mod data;
 mod demo;
 mod environment;
 mod error;
+mod failpoint;
+mod jobs;
 pub mod json;
 mod keys;
 mod lock;
@@ -47,7 +49,10 @@ pub use cairn_train::{DeviceChoice, ModelKind, params_for};
 pub use compare::{CompareOptions, HISTORY_FORMAT_VERSION, HistoryFormat};
 pub use demo::DemoSummary;
 pub use error::{AppError, ErrorCode};
+pub use failpoint::FAILPOINT_VAR;
+pub use jobs::{JobContext, JobInfo, JobKind, JobListener, JobOutcome, JobState, Jobs};
 pub use keys::{KeyPairSummary, new_key_pair, read_public_key, read_secret_key};
+pub use lock::{LockHolder, NOTICE_AFTER, WaitNotice};
 pub use log::{LogOptions, LogSession, OnLanded, RunLogger, RunOutcome, RunStart};
 pub use log_stream::{LineError, LogEvent, LogStream, MAX_LINE_BYTES, parse_line};
 pub use mlflow::{KeyRename, MlflowExport, MlflowExportSummary};
@@ -55,7 +60,9 @@ pub use predict::{PredictSummary, RecordPrediction};
 pub use search::{ATTRIBUTES, DATASET_KEYS, SearchOutcome, parse_query};
 pub use sysmetrics::{SystemSample, SystemSampler};
 pub use train::{RunEvaluation, TrainRequest};
-pub use workspace::{RunDetail, Workspace, default_workspace_dir};
+pub use workspace::{
+    DEFAULT_TURN_TIMEOUT, RunDetail, Workspace, WorkspaceDir, default_workspace_dir,
+};
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 

@@ -5,7 +5,7 @@
 //! points, artifacts, end) and flushes them on a background thread once `flush_every` events
 //! are pending, at least every `flush_interval` (one second) while something is pending, and
 //! when asked; a caller that gets 16 × `flush_every` events ahead of the disk flushes itself. A flush opens the
-//! workspace with [`Workspace::open_waiting`], writes the whole buffer in ONE transaction
+//! workspace for one turn ([`WorkspaceDir::turn`]), writes the whole buffer in ONE transaction
 //! ([`cairn_store::Store::write_runs`]), brings the search index up to date and releases the
 //! workspace lock. So:
 //!
@@ -25,12 +25,12 @@
 
 use crate::artifacts::ArtifactStore;
 use crate::sysmetrics::{SystemSample, SystemSampler};
-use crate::{AppError, ErrorCode, Result, Workspace, environment, process};
+use crate::{AppError, ErrorCode, Result, WorkspaceDir, environment, process};
 use cairn_core::{ParamValue, RunId, RunStatus};
 use cairn_store::{NewRun, RunChanges};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -132,7 +132,9 @@ pub struct RunLogger {
 }
 
 struct Inner {
-    root: PathBuf,
+    dir: WorkspaceDir,
+    /// What this session's turns are for, shown to whoever waits for the workspace.
+    purpose: String,
     opts: LogOptions,
     artifacts: ArtifactStore,
     /// The environment record without the per-run seed and data hash.
@@ -233,17 +235,38 @@ impl LogSession {
     /// Opens a session on the workspace at `root` (created when the folder is new or empty).
     /// The workspace is opened once, to check it and read the engine version, and released.
     pub fn open(root: &Path, opts: LogOptions) -> Result<LogSession> {
+        let dir = WorkspaceDir::new(root).waiting(opts.lock_timeout);
+        LogSession::open_dir(&dir, opts)
+    }
+
+    /// [`LogSession::open`] on a [`WorkspaceDir`] (whose wait notice this session's turns use;
+    /// `opts.lock_timeout` is how long each waits).
+    pub fn open_dir(dir: &WorkspaceDir, opts: LogOptions) -> Result<LogSession> {
+        let dir = dir.clone().waiting(opts.lock_timeout);
+        let duckdb = dir.turn("opening a log session", |ws| {
+            Ok(ws.store.engine_version()?)
+        })?;
+        let environment = environment::capture(&duckdb, 0, "");
+        LogSession::with_environment(&dir, opts, environment, "recording runs".into())
+    }
+
+    /// A session whose caller has read the environment record already (training does, in its
+    /// first turn); `purpose` names its turns.
+    pub(crate) fn with_environment(
+        dir: &WorkspaceDir,
+        opts: LogOptions,
+        environment: serde_json::Value,
+        purpose: String,
+    ) -> Result<LogSession> {
         if opts.flush_every == 0 {
             return Err(AppError::invalid("flush_every must be at least 1"));
         }
-        let duckdb = {
-            let ws = Workspace::open_waiting(root, opts.lock_timeout)?;
-            ws.store.engine_version()?
-        };
+        let dir = dir.clone().waiting(opts.lock_timeout);
         let inner = Arc::new(Inner {
-            root: root.to_path_buf(),
-            artifacts: ArtifactStore::new(root.join("artifacts")),
-            environment: environment::capture(&duckdb, 0, ""),
+            artifacts: ArtifactStore::new(dir.root().join("artifacts")),
+            dir,
+            purpose,
+            environment,
             opts,
             state: Mutex::new(State {
                 pending: Vec::new(),
@@ -325,10 +348,18 @@ impl LogSession {
             parent_id: parent,
             status: RunStatus::Running,
         };
+        self.start_new(new)
+    }
+
+    /// Starts a run described in full (training describes its model, target and environment).
+    pub(crate) fn start_new(&self, new: NewRun) -> Result<RunLogger> {
+        let inner = &self.inner;
+        let (id, name) = (new.id.clone(), new.name.clone());
+        let (params, tags) = (new.params.len(), new.tags.len());
         let sampler = inner.opts.system_metrics_every.map(|every| {
             let weak = Arc::downgrade(inner);
             let run = id.clone();
-            let watched = inner.opts.system_metrics_pid.unwrap_or(pid);
+            let watched = inner.opts.system_metrics_pid.unwrap_or(new.pid);
             SystemSampler::start(every, watched, move |sample: SystemSample| {
                 if let Some(inner) = weak.upgrade() {
                     inner.record_sample(&run, sample);
@@ -338,7 +369,7 @@ impl LogSession {
         {
             let mut st = inner.lock()?;
             st.changes(&id).create = Some(new);
-            st.pending_events += 1 + start.params.len() + start.tags.len();
+            st.pending_events += 1 + params + tags;
             st.started.push((name.clone(), id.clone()));
             st.open.insert(
                 id.clone(),
@@ -349,8 +380,8 @@ impl LogSession {
                         name: name.clone(),
                         status: RunStatus::Running.as_str().into(),
                         error: None,
-                        params: start.params.len() as u64,
-                        tags: start.tags.len() as u64,
+                        params: params as u64,
+                        tags: tags as u64,
                         metrics: 0,
                         artifacts: 0,
                     },
@@ -508,6 +539,54 @@ impl RunLogger {
         Ok(sha)
     }
 
+    /// Metric points exactly as a trainer reports them — `(key, step, value)`, keys known to be
+    /// valid, values possibly NaN (a diverging loss is history too).
+    pub(crate) fn record_points(&self, points: Vec<(String, u64, f64)>) -> Result<()> {
+        let n = points.len();
+        self.inner.change(&self.id, n, move |c, run| {
+            c.metrics.extend(points);
+            run.outcome.metrics += n as u64;
+        })
+    }
+
+    /// Stores `bytes` in the artifact store and records them on the run as `name` with the
+    /// next flush.
+    pub(crate) fn artifact_bytes(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let sha = self.inner.artifacts.put(bytes)?;
+        let (name, size) = (name.to_string(), bytes.len() as u64);
+        self.inner.change(&self.id, 1, move |c, run| {
+            c.artifacts.push((name, sha, size));
+            run.outcome.artifacts += 1;
+        })
+    }
+
+    /// Ends the run with its last metric points and artifacts, written together with the end
+    /// in ONE transaction before this returns: a crash leaves either all of it or a run that
+    /// is still `running` (and is then found killed), never an ended run without its files.
+    pub(crate) fn finish(
+        mut self,
+        points: Vec<(String, u64, f64)>,
+        artifacts: &[(&str, Vec<u8>)],
+        status: RunStatus,
+        error: Option<String>,
+    ) -> Result<RunOutcome> {
+        let mut stored = Vec::with_capacity(artifacts.len());
+        for (name, bytes) in artifacts {
+            // Blobs are written under their hash before the transaction that names them.
+            let sha = self.inner.artifacts.put(bytes)?;
+            stored.push((name.to_string(), sha, bytes.len() as u64));
+        }
+        self.ended = true;
+        let outcome = self.inner.end_with(&self.id, status, error, |c, run| {
+            run.outcome.metrics += points.len() as u64;
+            run.outcome.artifacts += stored.len() as u64;
+            c.metrics.extend(points);
+            c.artifacts.extend(stored);
+        })?;
+        self.inner.flush(false)?;
+        Ok(outcome)
+    }
+
     /// Ends the run (`Finished`, `Failed` or `Killed`; `error` says why). The end is written
     /// with the next flush; the outcome says what was recorded.
     pub fn end(mut self, status: RunStatus, error: Option<&str>) -> Result<RunOutcome> {
@@ -588,6 +667,18 @@ impl Inner {
     }
 
     fn end(&self, id: &RunId, status: RunStatus, error: Option<String>) -> Result<RunOutcome> {
+        self.end_with(id, status, error, |_, _| {})
+    }
+
+    /// Ends run `id`, applying `last` to its pending changes under the same lock, so nothing
+    /// of it can be flushed apart from the end.
+    fn end_with(
+        &self,
+        id: &RunId,
+        status: RunStatus,
+        error: Option<String>,
+        last: impl FnOnce(&mut RunChanges, &mut OpenRun),
+    ) -> Result<RunOutcome> {
         if !status.is_terminal() {
             return Err(AppError::invalid(format!(
                 "a run ends as finished, failed or killed, not {status}"
@@ -598,6 +689,8 @@ impl Inner {
             let Some(mut run) = st.open.remove(id) else {
                 return Err(AppError::invalid(format!("run {id} has already ended")));
             };
+            let changes = st.changes(id);
+            last(changes, &mut run);
             run.outcome.status = status.as_str().into();
             run.outcome.error = error.clone();
             st.changes(id).end = Some((status, error));
@@ -654,16 +747,16 @@ impl Inner {
             }
             (changes, std::mem::take(&mut st.ending))
         };
-        let written = (|| -> Result<()> {
-            let mut ws = Workspace::open_waiting(&self.root, self.opts.lock_timeout)?;
+        let written: Result<()> = self.dir.turn(&self.purpose, |ws| {
             if ws.store.write_runs(&changes)?.is_some() {
-                // The data is safe in DuckDB; an index that lags is caught up on the next open.
+                // The data is safe in DuckDB; an index that lags is caught up on the next
+                // open.
                 if let Err(e) = ws.reindex() {
                     tracing::warn!(error = %e, "search index not updated after a flush");
                 }
             }
             Ok(())
-        })();
+        });
         let mut st = self.state.lock().map_err(|_| poisoned())?;
         st.last_flush = Instant::now();
         match written {
@@ -722,16 +815,17 @@ impl Inner {
                 }
             }
         }
-        let ws = Workspace::open_waiting(&self.root, self.opts.lock_timeout)?;
-        Ok(ws.store.find_run(key)?.id)
+        self.dir
+            .turn("finding a parent run", |ws| Ok(ws.store.find_run(key)?.id))
     }
 
     fn resolve_dataset(&self, text: &str) -> Result<(String, String)> {
         if let Some(found) = self.lock()?.datasets.get(text) {
             return Ok(found.clone());
         }
-        let ws = Workspace::open_waiting(&self.root, self.opts.lock_timeout)?;
-        let v = ws.resolve_dataset(text)?;
+        let v = self
+            .dir
+            .turn("finding a data set", |ws| ws.resolve_dataset(text))?;
         let found = (v.label(), v.hash.clone());
         self.lock()?
             .datasets

@@ -7,10 +7,15 @@
 //!   once, at step = the last epoch run.
 //!
 //! Points are written in batches (the first epoch at once, then at most every second), so a
-//! killed process keeps its history up to the last batch.
+//! killed process keeps its history up to the last batch. The outcome (the last points, the
+//! test metrics, the model files and the end state) is one transaction: a run is never
+//! `finished` without its weights.
 
-use crate::{AppError, ErrorCode, Result, Workspace, environment};
-use cairn_core::{ParamValue, ProgressObserver, Run, RunId, RunStatus, Step};
+use crate::{
+    AppError, ErrorCode, LogOptions, LogSession, Result, RunLogger, Workspace, WorkspaceDir,
+    environment,
+};
+use cairn_core::{DatasetVersion, ParamValue, ProgressObserver, Run, RunId, RunStatus, Step};
 use cairn_store::NewRun;
 use cairn_train::{
     Checkpoint, DeviceChoice, EpochReport, ModelKind, StepReport, TestPredictions, TrainObserver,
@@ -58,25 +63,19 @@ fn json_bytes(value: &serde_json::Value) -> Vec<u8> {
     serde_json::to_vec_pretty(value).expect("json serialises")
 }
 
-/// Streams the trainer's reports into the store and to the progress observer.
+/// Streams the trainer's reports into the run's log session and to the progress observer.
 struct Recorder<'a> {
-    ws: &'a Workspace,
-    id: &'a RunId,
+    session: &'a LogSession,
+    logger: &'a RunLogger,
     observer: &'a mut dyn ProgressObserver,
-    /// Points not yet written: (metric, step, value).
+    /// Points not yet handed to the session: (metric, step, value).
     pending: Vec<(String, u64, f64)>,
-    /// When the last batch was written; `None` before the first.
-    flushed_at: Option<std::time::Instant>,
+    epochs_seen: usize,
     error: Option<AppError>,
-    /// System metric points sampled since the last flush.
-    system: Option<SystemPoints>,
 }
 
-type SystemPoints = std::sync::Arc<std::sync::Mutex<Vec<(String, u64, f64)>>>;
-
-/// Metric points are written in batches: at most this often (and at the end of training), so
-/// a kill loses at most this much history. The first epoch is written at once.
-const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// Step points are handed to the log session in chunks of this many (one lock per chunk).
+const HAND_OVER: usize = 4_096;
 
 impl Recorder<'_> {
     fn fail(&mut self, e: impl Into<AppError>) -> ControlFlow<()> {
@@ -84,28 +83,11 @@ impl Recorder<'_> {
         ControlFlow::Break(())
     }
 
-    fn flush(&mut self) -> std::result::Result<(), cairn_store::StoreError> {
-        self.flushed_at = Some(std::time::Instant::now());
-        if let Some(system) = &self.system
-            && let Ok(mut points) = system.lock()
-        {
-            self.pending.append(&mut points);
-        }
+    fn hand_over(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let points: Vec<(&str, u64, f64)> = self
-            .pending
-            .iter()
-            .map(|(k, s, v)| (k.as_str(), *s, *v))
-            .collect();
-        self.ws.store.append_metrics(self.id, &points)?;
-        self.pending.clear();
-        Ok(())
-    }
-
-    fn due(&self) -> bool {
-        self.flushed_at.is_none_or(|t| t.elapsed() >= FLUSH_EVERY) || self.pending.len() >= 65_536
+        self.logger.record_points(std::mem::take(&mut self.pending))
     }
 }
 
@@ -113,8 +95,8 @@ impl TrainObserver for Recorder<'_> {
     fn on_step(&mut self, s: &StepReport) -> ControlFlow<()> {
         self.pending
             .push(("step_loss".into(), s.step as u64, s.loss));
-        if self.pending.len() >= 65_536
-            && let Err(e) = self.flush()
+        if self.pending.len() >= HAND_OVER
+            && let Err(e) = self.hand_over()
         {
             return self.fail(e);
         }
@@ -138,9 +120,17 @@ impl TrainObserver for Recorder<'_> {
                 .iter()
                 .map(|(k, v)| (k.clone(), r.epoch as u64, *v)),
         );
-        if self.due()
-            && let Err(e) = self.flush()
-        {
+        self.epochs_seen += 1;
+        // The first epoch is written at once (a run page shows it); later ones land with the
+        // session's flushes, at least every second.
+        let handed = self.hand_over().and_then(|()| {
+            if self.epochs_seen == 1 {
+                self.session.flush()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = handed {
             return self.fail(e);
         }
         let get = |k: &str| r.metrics.get(k).copied();
@@ -163,18 +153,11 @@ impl TrainObserver for Recorder<'_> {
     }
 
     fn on_checkpoint(&mut self, epoch: usize, bytes: &[u8]) -> ControlFlow<()> {
-        // The history up to a checkpoint is on disk before the checkpoint is.
-        if let Err(e) = self.flush() {
-            return self.fail(e);
-        }
-        let stored = self.ws.artifacts.put(bytes).and_then(|sha| {
-            Ok(self.ws.store.add_artifact(
-                self.id,
-                &checkpoint_path(epoch),
-                &sha,
-                bytes.len() as u64,
-            )?)
-        });
+        // The history up to a checkpoint is on disk with the checkpoint, in one transaction.
+        let stored = self
+            .hand_over()
+            .and_then(|()| self.logger.artifact_bytes(&checkpoint_path(epoch), bytes))
+            .and_then(|()| self.session.flush());
         match stored {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => self.fail(e),
@@ -190,6 +173,15 @@ struct Plan {
     seed: u64,
     params: BTreeMap<String, ParamValue>,
     resume: Option<(Run, Checkpoint)>,
+}
+
+/// Everything training reads from the workspace, in its first turn.
+struct TrainingInput {
+    plan: Plan,
+    spec: TrainSpec,
+    version: DatasetVersion,
+    frame: cairn_core::Frame,
+    engine_version: String,
 }
 
 impl Workspace {
@@ -231,14 +223,8 @@ impl Workspace {
         })
     }
 
-    /// Trains a model and records everything about it as a run. Progress arrives per epoch
-    /// (with the epoch's metrics) and every 50 steps; if the observer breaks, training stops
-    /// and the run is recorded as killed, with the weights reached so far.
-    pub fn train(
-        &mut self,
-        req: &TrainRequest,
-        observer: &mut dyn ProgressObserver,
-    ) -> Result<Run> {
+    /// Training's first turn: the plan, the data version and its rows.
+    fn training_input(&self, req: &TrainRequest) -> Result<TrainingInput> {
         let plan = self.plan(req)?;
         let spec = TrainSpec::from_params(plan.model, plan.seed, &plan.params)?;
         let version = self.resolve_dataset(&plan.dataset)?;
@@ -251,15 +237,47 @@ impl Workspace {
                 names.join(", ")
             )));
         }
+        let frame = self.store.read_frame(&version)?;
+        Ok(TrainingInput {
+            plan,
+            spec,
+            version,
+            frame,
+            engine_version: self.store.engine_version()?,
+        })
+    }
+}
+
+/// Metric batches of a training run are written at least this often.
+const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl WorkspaceDir {
+    /// Trains a model and records everything about it as a run. Progress arrives per epoch
+    /// (with the epoch's metrics) and every 50 steps; if the observer breaks, training stops
+    /// and the run is recorded as killed, with the weights reached so far.
+    ///
+    /// The workspace is never held for the length of training: one turn reads the data, the
+    /// run's metrics land in turns of at most a second's worth (through a [`LogSession`]),
+    /// and the outcome — last metrics, test metrics, model files and end state — in one last
+    /// turn, as one transaction.
+    pub fn train(&self, req: &TrainRequest, observer: &mut dyn ProgressObserver) -> Result<Run> {
         let device = cairn_train::device::resolve_device(req.device)?;
         let _ = observer.on_step(&Step {
             stage: "load".into(),
             done: 0,
             total: None,
-            message: format!("reading {}", version.label()),
+            message: format!("reading {}", req.dataset),
             metrics: Default::default(),
         });
-        let frame = self.store.read_frame(&version)?;
+        let TrainingInput {
+            plan,
+            spec,
+            version,
+            frame,
+            engine_version,
+        } = self.turn(&format!("reading {} for training", req.dataset), |ws| {
+            ws.training_input(req)
+        })?;
 
         let id = RunId::new_v7();
         let name = req.name.clone().unwrap_or_else(|| match &plan.resume {
@@ -278,11 +296,25 @@ impl Workspace {
             tags.insert("resumed_from".into(), old.id.to_string());
             tags.insert("resumed_at_epoch".into(), ck.state.epoch.to_string());
         }
-        let mut environment =
-            environment::capture(&self.store.engine_version()?, plan.seed, &version.hash);
+        let mut environment = environment::capture(&engine_version, plan.seed, &version.hash);
         environment["device"] = cairn_train::device::describe(&device).into();
         let (pid, pid_started) = crate::process::current();
-        self.store.insert_run(&NewRun {
+        let session = LogSession::with_environment(
+            self,
+            LogOptions {
+                // Every step's loss is a point: flush by time, not by count.
+                flush_every: 1 << 20,
+                flush_interval: FLUSH_INTERVAL,
+                lock_timeout: self.timeout(),
+                system_metrics_every: req.system_metrics_every,
+                system_metrics_pid: None,
+                source: "train".into(),
+                on_landed: None,
+            },
+            serde_json::Value::Null,
+            format!("recording training run {name}"),
+        )?;
+        let logger = session.start_new(NewRun {
             id: id.clone(),
             name,
             model: plan.model.as_str().into(),
@@ -300,32 +332,17 @@ impl Workspace {
             parent_id: None,
             status: RunStatus::Running,
         })?;
-        self.reindex()?;
-        let system: Option<SystemPoints> = req.system_metrics_every.map(|_| Default::default());
-        let _sampler = req
-            .system_metrics_every
-            .zip(system.clone())
-            .map(|(every, sink)| {
-                crate::sysmetrics::SystemSampler::start(every, pid, move |s| {
-                    if let Ok(mut points) = sink.lock() {
-                        points.extend(
-                            s.values
-                                .into_iter()
-                                .map(|(k, v)| (k.to_string(), s.index, v)),
-                        );
-                    }
-                })
-            });
+        // The run is in the workspace (running) before the first step.
+        session.flush()?;
 
-        let result = {
+        let (trained, pending) = {
             let mut rec = Recorder {
-                ws: self,
-                id: &id,
+                session: &session,
+                logger: &logger,
                 observer,
                 pending: Vec::new(),
-                flushed_at: None,
+                epochs_seen: 0,
                 error: None,
-                system,
             };
             let out = cairn_train::train(
                 &frame,
@@ -335,119 +352,123 @@ impl Workspace {
                 plan.resume.as_ref().map(|(_, ck)| ck),
                 &mut rec,
             );
-            let flushed = rec.flush();
-            match (out, rec.error.take(), flushed) {
-                (_, Some(e), _) => Err(e),
-                (Err(e), None, _) => Err(AppError::from(e)),
-                (Ok(_), None, Err(e)) => Err(AppError::from(e)),
-                (Ok(out), None, Ok(())) => Ok(out),
-            }
+            let trained = match (out, rec.error.take()) {
+                (_, Some(e)) => Err(e),
+                (Err(e), None) => Err(AppError::from(e)),
+                (Ok(out), None) => Ok(out),
+            };
+            (trained, std::mem::take(&mut rec.pending))
         };
-        let out = match result.and_then(|out| self.record_outcome(&id, &out).map(|()| out)) {
-            Ok(out) => out,
+        let ended = trained.and_then(|out| {
+            let (points, files) = outcome_records(&out)?;
+            // Every step's point is in the workspace before the outcome is written.
+            logger.record_points(pending)?;
+            session.flush()?;
+            crate::failpoint::pause("train-before-outcome", self.root());
+            let (status, why) = if out.cancelled {
+                let why = format!(
+                    "cancelled by the user after epoch {} of {}",
+                    out.epochs_run, spec.epochs
+                );
+                (RunStatus::Killed, Some(why))
+            } else {
+                (RunStatus::Finished, None)
+            };
+            Ok((points, files, status, why))
+        });
+        match ended {
+            Ok((points, files, status, why)) => {
+                logger.finish(points, &files, status, why)?;
+            }
             Err(e) => {
-                self.store
-                    .finish_run(&id, RunStatus::Failed, Some(&e.message))?;
-                self.reindex()?;
+                logger.end(RunStatus::Failed, Some(&e.message))?;
+                session.close("training failed")?;
                 return Err(e);
             }
-        };
-        if out.cancelled {
-            let why = format!(
-                "cancelled by the user after epoch {} of {}",
-                out.epochs_run, spec.epochs
-            );
-            self.store.finish_run(&id, RunStatus::Killed, Some(&why))?;
-        } else {
-            self.store.finish_run(&id, RunStatus::Finished, None)?;
         }
-        self.reindex()?;
-        Ok(self.store.run(&id)?)
+        session.close("training ended")?;
+        self.turn("reading the trained run", |ws| Ok(ws.store.run(&id)?))
     }
+}
 
-    /// Stores the model, the test metrics and the evaluation artifacts of a trained run.
-    fn record_outcome(&self, id: &RunId, out: &cairn_train::TrainOutcome) -> Result<()> {
-        let internal = |e: cairn_eval::EvalError| {
-            AppError::new(
-                ErrorCode::TrainingFailed,
-                format!("scoring the test rows: {e}"),
+/// A metric point: key, step, value.
+type Point = (String, u64, f64);
+/// A file of a run: artifact name and bytes.
+type RunFile = (&'static str, Vec<u8>);
+
+/// The outcome of a trained run as it is recorded: the test metrics (at step = the last epoch
+/// run) and the model and evaluation files.
+fn outcome_records(out: &cairn_train::TrainOutcome) -> Result<(Vec<Point>, Vec<RunFile>)> {
+    let internal = |e: cairn_eval::EvalError| {
+        AppError::new(
+            ErrorCode::TrainingFailed,
+            format!("scoring the test rows: {e}"),
+        )
+    };
+    let step = out.epochs_run as u64;
+    let (metrics_json, predictions_json, flat) = match &out.test {
+        TestPredictions::Classification { y_true, proba } => {
+            let classes = out.preprocessor.classes();
+            let m = cairn_eval::classification(y_true, proba, classes.len()).map_err(internal)?;
+            let flat = m.flat("test_");
+            (
+                serde_json::json!({
+                    "task": "classification",
+                    "classes": classes,
+                    "test_rows": out.n_test,
+                    "metrics": m,
+                }),
+                None,
+                flat,
             )
-        };
-        let step = out.epochs_run as u64;
-        let (metrics_json, predictions_json, flat) = match &out.test {
-            TestPredictions::Classification { y_true, proba } => {
-                let classes = out.preprocessor.classes();
-                let m =
-                    cairn_eval::classification(y_true, proba, classes.len()).map_err(internal)?;
-                let flat = m.flat("test_");
-                (
-                    serde_json::json!({
-                        "task": "classification",
-                        "classes": classes,
-                        "test_rows": out.n_test,
-                        "metrics": m,
-                    }),
-                    None,
-                    flat,
-                )
-            }
-            TestPredictions::Regression { y_true, y_pred } => {
-                let m = cairn_eval::regression(y_true, y_pred).map_err(internal)?;
-                let flat = m.flat("test_");
-                let keep = y_true.len().min(MAX_KEPT_PREDICTIONS);
-                (
-                    serde_json::json!({
-                        "task": "regression",
-                        "target": out.preprocessor.target_column(),
-                        "test_rows": out.n_test,
-                        "metrics": m,
-                    }),
-                    Some(serde_json::json!({
-                        "rows": &out.test_rows[..keep].iter().map(|r| r + 1).collect::<Vec<_>>(),
-                        "y_true": &y_true[..keep],
-                        "y_pred": &y_pred[..keep],
-                    })),
-                    flat,
-                )
-            }
-        };
-        let mut points: Vec<(&str, u64, f64)> =
-            flat.iter().map(|(k, v)| (k.as_str(), step, *v)).collect();
-        let extra = [
-            ("n_train", out.n_train as f64),
-            ("n_val", out.n_val as f64),
-            ("n_test", out.n_test as f64),
-        ];
-        points.extend(extra.iter().map(|(k, v)| (*k, step, *v)));
-        if let Some(best) = out.best_epoch {
-            points.push(("best_epoch", step, best as f64));
         }
-        self.store.append_metrics(id, &points)?;
-
-        let mut files: Vec<(&str, Vec<u8>)> = vec![
-            (WEIGHTS, out.weights.clone()),
+        TestPredictions::Regression { y_true, y_pred } => {
+            let m = cairn_eval::regression(y_true, y_pred).map_err(internal)?;
+            let flat = m.flat("test_");
+            let keep = y_true.len().min(MAX_KEPT_PREDICTIONS);
             (
-                PREPROCESSING,
-                json_bytes(
-                    &serde_json::to_value(&out.preprocessor).expect("preprocessor serialises"),
-                ),
-            ),
-            (
-                CONFIG,
-                json_bytes(&serde_json::to_value(&out.config).expect("config serialises")),
-            ),
-            (EVAL_METRICS, json_bytes(&metrics_json)),
-        ];
-        if let Some(p) = predictions_json {
-            files.push((EVAL_PREDICTIONS, json_bytes(&p)));
+                serde_json::json!({
+                    "task": "regression",
+                    "target": out.preprocessor.target_column(),
+                    "test_rows": out.n_test,
+                    "metrics": m,
+                }),
+                Some(serde_json::json!({
+                    "rows": &out.test_rows[..keep].iter().map(|r| r + 1).collect::<Vec<_>>(),
+                    "y_true": &y_true[..keep],
+                    "y_pred": &y_pred[..keep],
+                })),
+                flat,
+            )
         }
-        for (path, bytes) in files {
-            let sha = self.artifacts.put(&bytes)?;
-            self.store
-                .add_artifact(id, path, &sha, bytes.len() as u64)?;
-        }
-        Ok(())
+    };
+    let mut points: Vec<(String, u64, f64)> = flat.into_iter().map(|(k, v)| (k, step, v)).collect();
+    let extra = [
+        ("n_train", out.n_train as f64),
+        ("n_val", out.n_val as f64),
+        ("n_test", out.n_test as f64),
+    ];
+    points.extend(extra.iter().map(|(k, v)| (k.to_string(), step, *v)));
+    if let Some(best) = out.best_epoch {
+        points.push(("best_epoch".into(), step, best as f64));
     }
+
+    let mut files: Vec<(&'static str, Vec<u8>)> = vec![
+        (WEIGHTS, out.weights.clone()),
+        (
+            PREPROCESSING,
+            json_bytes(&serde_json::to_value(&out.preprocessor).expect("preprocessor serialises")),
+        ),
+        (
+            CONFIG,
+            json_bytes(&serde_json::to_value(&out.config).expect("config serialises")),
+        ),
+        (EVAL_METRICS, json_bytes(&metrics_json)),
+    ];
+    if let Some(p) = predictions_json {
+        files.push((EVAL_PREDICTIONS, json_bytes(&p)));
+    }
+    Ok((points, files))
 }
 
 /// A run's evaluation artifacts, for the run page: the test metrics with the confusion matrix

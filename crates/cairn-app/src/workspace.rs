@@ -10,14 +10,15 @@
 
 use crate::artifacts::ArtifactStore;
 use crate::json::{DatasetSummary, RunSummary, WorkspaceInfo};
-use crate::lock::WorkspaceLock;
-use crate::{AppError, ErrorCode, Result};
+use crate::lock::{TurnRequest, WaitNotice, WorkspaceLock};
+use crate::{AppError, ErrorCode, LockHolder, Result};
 use cairn_core::{DatasetRef, DatasetVersion, MetricPoint, Run};
 use cairn_search::SearchIndex;
 use cairn_store::Store;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const MARKER: &str = "workspace.json";
 const MARKER_FORMAT: u32 = 1;
@@ -35,13 +36,96 @@ pub fn default_workspace_dir() -> Result<PathBuf> {
         })
 }
 
-/// An open workspace. Holds the workspace lock until dropped.
+/// How long a turn waits in the queue by default before it gives up naming the holder: long
+/// enough for any turn but a big import's one transaction.
+pub const DEFAULT_TURN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A workspace folder, not opened: what long work (training, bundles, jobs) holds between its
+/// turns. Each [`WorkspaceDir::turn`] opens the workspace, waits its place in the queue (told
+/// who it waits for through [`WorkspaceDir::on_wait`]), runs, and releases it — so nothing
+/// holds the workspace for the length of a job (ARCHITECTURE.md, "Turns").
+#[derive(Clone)]
+pub struct WorkspaceDir {
+    root: PathBuf,
+    timeout: Duration,
+    notice: Option<WaitNotice>,
+}
+
+impl std::fmt::Debug for WorkspaceDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkspaceDir")
+            .field("root", &self.root)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkspaceDir {
+    /// The workspace at `root` (created on its first turn when the folder is new or empty);
+    /// turns wait up to [`DEFAULT_TURN_TIMEOUT`].
+    pub fn new(root: impl Into<PathBuf>) -> WorkspaceDir {
+        WorkspaceDir {
+            root: root.into(),
+            timeout: DEFAULT_TURN_TIMEOUT,
+            notice: None,
+        }
+    }
+
+    /// Turns wait up to `timeout` for their place.
+    pub fn waiting(mut self, timeout: Duration) -> WorkspaceDir {
+        self.timeout = timeout;
+        self
+    }
+
+    /// `notice` is told who holds the workspace when a turn has waited a moment (after any
+    /// notice given before).
+    pub fn on_wait(mut self, notice: impl Fn(&LockHolder) + Send + Sync + 'static) -> WorkspaceDir {
+        self.notice = Some(match self.notice.take() {
+            None => std::sync::Arc::new(notice),
+            Some(before) => std::sync::Arc::new(move |h: &LockHolder| {
+                before(h);
+                notice(h);
+            }),
+        });
+        self
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Opens the workspace for one turn that lasts as long as the returned handle; `purpose`
+    /// is shown to whoever waits meanwhile. Prefer [`WorkspaceDir::turn`].
+    pub fn open(&self, purpose: &str) -> Result<Workspace> {
+        Workspace::open_turn(
+            &self.root,
+            &TurnRequest {
+                purpose,
+                timeout: self.timeout,
+                notice: self.notice.as_ref(),
+            },
+        )
+    }
+
+    /// Runs `f` in one turn: the workspace is open (and locked) only while `f` runs.
+    pub fn turn<T>(&self, purpose: &str, f: impl FnOnce(&mut Workspace) -> Result<T>) -> Result<T> {
+        let mut ws = self.open(purpose)?;
+        f(&mut ws)
+    }
+}
+
+/// An open workspace: one turn. Holds the workspace lock until dropped; keep it short.
 pub struct Workspace {
     root: PathBuf,
     pub(crate) store: Store,
     pub(crate) artifacts: ArtifactStore,
     pub(crate) index: SearchIndex,
-    _lock: WorkspaceLock,
+    /// `None` only while the turn is lent ([`Workspace::lend`]).
+    _lock: Option<WorkspaceLock>,
     /// Runs found interrupted (their process died) when this handle opened.
     recovered: Vec<String>,
 }
@@ -65,15 +149,43 @@ pub struct ArtifactRef {
 }
 
 impl Workspace {
-    /// Opens the workspace at `root`, creating it when the folder is missing or empty.
+    /// Opens the workspace at `root` for one turn, creating it when the folder is missing or
+    /// empty; fails at once (naming the holder) when another turn holds it.
     ///
     /// Opening takes the workspace lock, marks runs whose process died as killed, and brings the
     /// search index up to date with the store.
     pub fn open(root: &Path) -> Result<Workspace> {
+        Workspace::open_turn(
+            root,
+            &TurnRequest {
+                purpose: "",
+                timeout: Duration::ZERO,
+                notice: None,
+            },
+        )
+    }
+
+    /// [`Workspace::open`], waiting up to `timeout` in the queue while other turns hold the
+    /// workspace; after that, the same "in use by …" error as `open`.
+    pub fn open_waiting(root: &Path, timeout: Duration) -> Result<Workspace> {
+        Workspace::open_turn(
+            root,
+            &TurnRequest {
+                purpose: "",
+                timeout,
+                notice: None,
+            },
+        )
+    }
+
+    pub(crate) fn open_turn(root: &Path, req: &TurnRequest<'_>) -> Result<Workspace> {
         let marker = root.join(MARKER);
         if !marker.exists() {
             let empty = match std::fs::read_dir(root) {
-                Ok(mut it) => it.next().is_none(),
+                // The lock's own files may be there already: another turn is creating it.
+                Ok(it) => it
+                    .flatten()
+                    .all(|e| crate::lock::is_lock_file(&e.file_name())),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
                 Err(e) => return Err(AppError::io(format!("reading {}", root.display()), e)),
             };
@@ -89,7 +201,7 @@ impl Workspace {
             std::fs::create_dir_all(root)
                 .map_err(|e| AppError::io(format!("creating {}", root.display()), e))?;
         }
-        let lock = WorkspaceLock::acquire(root)?;
+        let lock = WorkspaceLock::acquire(root, req)?;
         if !marker.exists() {
             let text = serde_json::json!({ "format_version": MARKER_FORMAT }).to_string();
             std::fs::write(&marker, text)
@@ -110,33 +222,36 @@ impl Workspace {
             store,
             artifacts: ArtifactStore::new(root.join("artifacts")),
             index,
-            _lock: lock,
+            _lock: Some(lock),
             recovered,
         };
         ws.catch_up_index()?;
         Ok(ws)
     }
 
-    /// [`Workspace::open`], waiting up to `timeout` while another process holds the workspace
-    /// lock; after that, the same "in use by …" error as `open`. Loggers that hold the lock
-    /// only while they flush take turns this way.
-    pub fn open_waiting(root: &Path, timeout: std::time::Duration) -> Result<Workspace> {
-        let started = std::time::Instant::now();
-        // Spread retries of processes that wait together.
-        let mut pause = std::time::Duration::from_millis(2 + u64::from(std::process::id() % 7));
-        loop {
-            match Workspace::open(root) {
-                Err(e) if e.code == ErrorCode::WorkspaceLocked && started.elapsed() < timeout => {
-                    std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
-                    pause = (pause * 2).min(std::time::Duration::from_millis(50));
-                }
-                other => return other,
-            }
-        }
-    }
-
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Lets go of this turn while `work` takes turns of its own (training, a bundle export
+    /// through [`WorkspaceDir`]), then takes a new turn — for callers that keep a workspace
+    /// open (tests, scripts). Holding the turn while calling `WorkspaceDir` work would make
+    /// that work wait for this very handle.
+    pub fn lend<T>(&mut self, work: impl FnOnce(&WorkspaceDir) -> Result<T>) -> Result<T> {
+        let dir = WorkspaceDir::new(&self.root);
+        // An in-memory stand-in keeps `self` whole while the workspace is closed.
+        let closed = Workspace {
+            root: self.root.clone(),
+            store: Store::open_in_memory()?,
+            artifacts: ArtifactStore::new(self.root.join("artifacts")),
+            index: SearchIndex::in_ram()?,
+            _lock: None,
+            recovered: Vec::new(),
+        };
+        drop(std::mem::replace(self, closed));
+        let out = work(&dir);
+        *self = dir.open("")?;
+        out
     }
 
     /// Ids of runs this open found interrupted and marked killed.

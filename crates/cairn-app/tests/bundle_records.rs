@@ -51,7 +51,7 @@ fn a_bundle_records_lineage_card_environment_and_metrics() {
         ]),
         ..Default::default()
     };
-    ws.train(&req, silent).unwrap();
+    ws.lend(|d| d.train(&req, silent)).unwrap();
     let run = ws.run("Penguins MLP").unwrap().run;
     let zip = dir.path().join("b.zip");
     ws.export_bundle("Penguins MLP", &zip).unwrap();

@@ -599,19 +599,21 @@ fn training_records_system_metrics_when_asked() {
     )
     .unwrap();
     let run = ws
-        .train(
-            &cairn_app::TrainRequest {
-                dataset: "breast_cancer".into(),
-                target: "target".into(),
-                model: "logistic".into(),
-                seed: 1,
-                name: Some("sys".into()),
-                params: BTreeMap::from([("epochs".into(), ParamValue::Int(400))]),
-                system_metrics_every: Some(Duration::from_millis(100)),
-                ..Default::default()
-            },
-            &mut cairn_app::Progress::silent(),
-        )
+        .lend(|d| {
+            d.train(
+                &cairn_app::TrainRequest {
+                    dataset: "breast_cancer".into(),
+                    target: "target".into(),
+                    model: "logistic".into(),
+                    seed: 1,
+                    name: Some("sys".into()),
+                    params: BTreeMap::from([("epochs".into(), ParamValue::Int(400))]),
+                    system_metrics_every: Some(Duration::from_millis(100)),
+                    ..Default::default()
+                },
+                &mut cairn_app::Progress::silent(),
+            )
+        })
         .unwrap();
     let d = ws.run(run.id.as_str()).unwrap();
     let cpu = &d.history["system/cpu_percent"];

@@ -21,7 +21,7 @@ fn train_iris(ws: &mut Workspace, name: &str, lr: f64) {
         ]),
         ..Default::default()
     };
-    ws.train(&req, &mut Progress::silent()).unwrap();
+    ws.lend(|d| d.train(&req, &mut Progress::silent())).unwrap();
 }
 
 /// What a process that died between its DuckDB commit and its index commit leaves behind.

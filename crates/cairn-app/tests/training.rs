@@ -58,7 +58,7 @@ fn penguins_with_missing_values_score_and_predict() {
     let mut ws = workspace(dir.path(), &["penguins.csv"]);
     let mut req = request("penguins", "species", "logistic", &[]);
     req.name = Some("peng".into());
-    let run = ws.train(&req, &mut Progress::silent()).unwrap();
+    let run = ws.lend(|d| d.train(&req, &mut Progress::silent())).unwrap();
     assert_eq!(run.status, RunStatus::Finished);
     let acc = run.metrics["test_accuracy"];
     assert!(acc >= 0.97, "penguins species accuracy {acc}");
@@ -211,7 +211,7 @@ fn unseen_error_policy_refuses_by_field() {
         &[("unseen", "error"), ("epochs", "5")],
     );
     req.name = Some("strict".into());
-    ws.train(&req, &mut Progress::silent()).unwrap();
+    ws.lend(|d| d.train(&req, &mut Progress::silent())).unwrap();
     let rec = serde_json::json!({
         "island": "Atlantis", "bill_length_mm": 46.1, "bill_depth_mm": 13.2,
         "flipper_length_mm": 211, "body_mass_g": 4500, "sex": "female", "year": 2007
@@ -240,17 +240,20 @@ fn a_cancelled_run_is_killed_and_resumes_to_the_uninterrupted_weights() {
     ];
     let mut whole = request("wine", target, "mlp", &params);
     whole.name = Some("whole".into());
-    ws.train(&whole, &mut Progress::silent()).unwrap();
+    ws.lend(|d| d.train(&whole, &mut Progress::silent()))
+        .unwrap();
 
     let mut cut = request("wine", target, "mlp", &params);
     cut.name = Some("cut".into());
     let run = ws
-        .train(&cut, &mut |s: &Step| {
-            if s.total.is_some() && s.done == 5 {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
+        .lend(|d| {
+            d.train(&cut, &mut |s: &Step| {
+                if s.total.is_some() && s.done == 5 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
         })
         .unwrap();
     assert_eq!(run.status, RunStatus::Killed);
@@ -261,13 +264,15 @@ fn a_cancelled_run_is_killed_and_resumes_to_the_uninterrupted_weights() {
     );
 
     let resumed = ws
-        .train(
-            &TrainRequest {
-                resume: Some("cut".into()),
-                ..Default::default()
-            },
-            &mut Progress::silent(),
-        )
+        .lend(|d| {
+            d.train(
+                &TrainRequest {
+                    resume: Some("cut".into()),
+                    ..Default::default()
+                },
+                &mut Progress::silent(),
+            )
+        })
         .unwrap();
     assert_eq!(resumed.status, RunStatus::Finished);
     assert_eq!(resumed.name, "cut-resumed");
@@ -300,26 +305,31 @@ fn a_cancelled_run_is_killed_and_resumes_to_the_uninterrupted_weights() {
     );
 
     let err = ws
-        .train(
-            &TrainRequest {
-                resume: Some("whole-nope".into()),
-                ..Default::default()
-            },
-            &mut Progress::silent(),
-        )
+        .lend(|d| {
+            d.train(
+                &TrainRequest {
+                    resume: Some("whole-nope".into()),
+                    ..Default::default()
+                },
+                &mut Progress::silent(),
+            )
+        })
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::NotFound, "{}", err.message);
     let mut plain = request("wine", target, "logistic", &[("epochs", "2")]);
     plain.name = Some("plain".into());
-    ws.train(&plain, &mut Progress::silent()).unwrap();
+    ws.lend(|d| d.train(&plain, &mut Progress::silent()))
+        .unwrap();
     let err = ws
-        .train(
-            &TrainRequest {
-                resume: Some("plain".into()),
-                ..Default::default()
-            },
-            &mut Progress::silent(),
-        )
+        .lend(|d| {
+            d.train(
+                &TrainRequest {
+                    resume: Some("plain".into()),
+                    ..Default::default()
+                },
+                &mut Progress::silent(),
+            )
+        })
         .unwrap_err();
     assert!(err.message.contains("checkpoint_every"), "{}", err.message);
 }
@@ -330,7 +340,7 @@ fn regression_runs_record_residuals() {
     let mut ws = workspace(dir.path(), &["diabetes.csv"]);
     let mut req = request("diabetes", "target", "linear", &[]);
     req.name = Some("lin".into());
-    let run = ws.train(&req, &mut Progress::silent()).unwrap();
+    let run = ws.lend(|d| d.train(&req, &mut Progress::silent())).unwrap();
     let r2 = run.metrics["test_r2"];
     assert!((r2 - 0.4718).abs() < 0.01, "R² {r2}");
     let eval = ws.run_evaluation("lin").unwrap();

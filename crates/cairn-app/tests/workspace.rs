@@ -46,9 +46,11 @@ fn breast_cancer_lifecycle() {
 
     let mut steps: Vec<Step> = Vec::new();
     let run = ws
-        .train(&request("bc-a", 42), &mut |s: &Step| {
-            steps.push(s.clone());
-            ControlFlow::Continue(())
+        .lend(|d| {
+            d.train(&request("bc-a", 42), &mut |s: &Step| {
+                steps.push(s.clone());
+                ControlFlow::Continue(())
+            })
         })
         .unwrap();
     assert_eq!(run.status, RunStatus::Finished);
@@ -78,7 +80,7 @@ fn breast_cancer_lifecycle() {
 
     // Same seed, same data, same config: the same weights, bit for bit.
     let again = ws
-        .train(&request("bc-b", 42), &mut Progress::silent())
+        .lend(|d| d.train(&request("bc-b", 42), &mut Progress::silent()))
         .unwrap();
     let weights = |key: &str| {
         ws.run(key)
@@ -189,7 +191,7 @@ fn a_lost_index_is_rebuilt_on_open() {
         req.dataset = "iris".into();
         req.params
             .insert("epochs".into(), cairn_app::ParamValue::Int(5));
-        ws.train(&req, &mut Progress::silent()).unwrap();
+        ws.lend(|d| d.train(&req, &mut Progress::silent())).unwrap();
     }
     std::fs::remove_dir_all(dir.path().join("index")).unwrap();
     let mut ws = Workspace::open(dir.path()).unwrap();
@@ -210,7 +212,9 @@ fn training_errors_name_the_column() {
     let mut req = request("x", 1);
     req.dataset = "iris".into();
     req.target = "species".into();
-    let err = ws.train(&req, &mut Progress::silent()).unwrap_err();
+    let err = ws
+        .lend(|d| d.train(&req, &mut Progress::silent()))
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidInput);
     assert!(
         err.message.contains("`species`") && err.message.contains("sepal_length_cm"),

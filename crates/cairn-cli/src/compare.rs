@@ -25,7 +25,7 @@ pub struct CompareArgs {
 }
 
 pub fn run(cli: &Cli, out: &Output, args: &CompareArgs) -> Result<(), AppError> {
-    let ws = open(cli)?;
+    let ws = open(cli, "comparing runs")?;
     let options = CompareOptions {
         max_points: args.max_points,
         metrics: args.metrics.clone(),

@@ -220,7 +220,7 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
                 not_null,
                 categorical,
             )?;
-            let mut ws = open(cli)?;
+            let mut ws = open(cli, &format!("importing {}", path.display()))?;
             let cancel = progress::cancel_on_ctrl_c();
             let mut bar = progress::Bar::new(out.is_json(), "import");
             let outcome =
@@ -228,9 +228,9 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
             bar.finish();
             out.imported(&outcome?)?;
         }
-        DataCommand::List => out.datasets(&open(cli)?.datasets()?)?,
+        DataCommand::List => out.datasets(&open(cli, "listing data sets")?.datasets()?)?,
         DataCommand::Show { name } => {
-            let d = open(cli)?.dataset_detail(name)?;
+            let d = open(cli, "showing a data set")?.dataset_detail(name)?;
             if out.is_json() {
                 return out.json(&d).map(|_| ExitCode::SUCCESS);
             }
@@ -322,7 +322,8 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
             offset,
             limit,
         } => {
-            let page = RowPage::from(open(cli)?.dataset_page(version, *offset, *limit)?);
+            let page =
+                RowPage::from(open(cli, "reading rows")?.dataset_page(version, *offset, *limit)?);
             if out.is_json() {
                 return out.json(&page).map(|_| ExitCode::SUCCESS);
             }
@@ -341,7 +342,7 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
             );
         }
         DataCommand::Profile { dataset: version } => {
-            let (v, p) = open(cli)?.dataset_profile(version)?;
+            let (v, p) = open(cli, "reading a profile")?.dataset_profile(version)?;
             if out.is_json() {
                 return out
                     .json(&json!({ "version": v.label(), "hash": v.hash, "profile": p }))
@@ -391,7 +392,8 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
             dataset: version,
             rules,
         } => {
-            let report = open(cli)?.check_quality(version, rules)?;
+            let report =
+                open(cli, &format!("checking {version}"))?.check_quality(version, rules)?;
             let code = if report.passed {
                 ExitCode::SUCCESS
             } else {
@@ -424,7 +426,7 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
             return Ok(code);
         }
         DataCommand::Diff { from, to, key } => {
-            let d = open(cli)?.diff_datasets(from, to, key.as_deref())?;
+            let d = open(cli, "diffing versions")?.diff_datasets(from, to, key.as_deref())?;
             if out.is_json() {
                 return out.json(&d).map(|_| ExitCode::SUCCESS);
             }
@@ -484,7 +486,7 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
                 stratify: stratify.clone(),
                 group: group.clone(),
             };
-            let mut ws = open(cli)?;
+            let mut ws = open(cli, &format!("splitting {version}"))?;
             let cancel = progress::cancel_on_ctrl_c();
             let mut bar = progress::Bar::new(out.is_json(), "split");
             let result = ws.split_dataset(version, &spec, &mut bar.observer(&cancel));
@@ -514,7 +516,7 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
             dataset: version,
             out: to,
         } => {
-            let v = open(cli)?.export_dataset(version, to)?;
+            let v = open(cli, &format!("exporting {version}"))?.export_dataset(version, to)?;
             out.message(
                 &format!("wrote {} ({} rows) to {}", v.label(), v.rows, to.display()),
                 &json!({ "version": v.label(), "hash": v.hash, "rows": v.rows, "path": to }),
@@ -524,7 +526,7 @@ pub fn run(cli: &Cli, out: &Output, cmd: &DataCommand) -> Result<ExitCode, AppEr
             dataset: version,
             force,
         } => {
-            let d = open(cli)?.delete_dataset(version, *force)?;
+            let d = open(cli, &format!("deleting {version}"))?.delete_dataset(version, *force)?;
             let mut text = format!("deleted {}", d.deleted);
             if !d.runs.is_empty() {
                 text.push_str(&format!(

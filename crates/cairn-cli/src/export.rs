@@ -35,7 +35,10 @@ pub fn run(cli: &Cli, out: &Output, cmd: &ExportCommand) -> Result<(), AppError>
             experiment,
             rename_bad_keys,
         } => {
-            let mut ws = open(cli)?;
+            let mut ws = open(
+                cli,
+                &format!("exporting runs to MLflow at {}", dir.display()),
+            )?;
             let req = MlflowExport {
                 out: dir.clone(),
                 experiment: experiment.clone(),

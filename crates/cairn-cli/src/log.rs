@@ -82,7 +82,7 @@ pub fn run(cli: &Cli, out: &Output, args: &LogArgs) -> Result<ExitCode, AppError
         on_landed: Some(Arc::new(on_landed)),
         ..LogOptions::default()
     };
-    let session = LogSession::open(&crate::workspace_dir(cli)?, opts)?;
+    let session = LogSession::open_dir(&crate::dir(cli)?, opts)?;
     let mut stream = LogStream::new(session);
     let stdin = std::io::stdin();
     let mut input = stdin.lock();

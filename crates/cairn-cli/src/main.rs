@@ -11,7 +11,7 @@ mod progress;
 mod search;
 
 use anyhow::Result;
-use cairn_app::{AppError, Workspace};
+use cairn_app::{AppError, JobKind, Jobs, Workspace, WorkspaceDir};
 use clap::{Parser, Subcommand};
 use output::Output;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,10 @@ pub(crate) struct Cli {
     /// Print machine-readable JSON on stdout instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// How long a command waits for its turn of the workspace while other work holds it (a
+    /// big import holds it for its one transaction); after that it stops naming the holder.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 60.0)]
+    wait: f64,
     #[command(subcommand)]
     command: Command,
 }
@@ -176,16 +180,28 @@ pub(crate) fn workspace_dir(cli: &Cli) -> Result<PathBuf, AppError> {
     }
 }
 
-/// Opens the workspace, waiting a moment if another process holds it: loggers (`cairn log`,
-/// the Rust API) hold it only while they flush.
-pub(crate) fn open(cli: &Cli) -> Result<Workspace, AppError> {
-    Workspace::open_waiting(&workspace_dir(cli)?, std::time::Duration::from_secs(3))
+/// The workspace as long work holds it between turns: each turn waits its place in the queue
+/// (up to `--wait`), and says on stderr who it waits for.
+pub(crate) fn dir(cli: &Cli) -> Result<WorkspaceDir, AppError> {
+    let wait = log::seconds("--wait", cli.wait)?.unwrap_or_default();
+    Ok(WorkspaceDir::new(workspace_dir(cli)?)
+        .waiting(wait)
+        .on_wait(|holder| {
+            eprintln!("waiting for the workspace: it is in use by {holder}");
+        }))
+}
+
+/// Opens the workspace for one turn that lasts as long as the handle: for what a command
+/// reads or writes at once. Other work (training, loggers, the desktop) takes turns too, so
+/// this waits in the queue when the workspace is busy.
+pub(crate) fn open(cli: &Cli, purpose: &str) -> Result<Workspace, AppError> {
+    dir(cli)?.open(purpose)
 }
 
 fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
     match &cli.command {
         Command::Init => {
-            let ws = open(cli)?;
+            let ws = open(cli, "creating the workspace")?;
             out.info(&ws.info()?)?;
         }
         Command::Data(cmd) => return data::run(cli, out, cmd),
@@ -194,8 +210,10 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
         Command::Log(args) => return log::run(cli, out, args),
         Command::Devices => return model::devices(out),
         Command::Models { model: m } => return model::models(out, m.as_deref()),
-        Command::Runs(RunsCommand::List) => out.runs(&open(cli)?.runs()?)?,
-        Command::Runs(RunsCommand::Show { run }) => out.run_detail(&open(cli)?.run(run)?)?,
+        Command::Runs(RunsCommand::List) => out.runs(&open(cli, "listing runs")?.runs()?)?,
+        Command::Runs(RunsCommand::Show { run }) => {
+            out.run_detail(&open(cli, "showing a run")?.run(run)?)?
+        }
         Command::Search(args) | Command::Runs(RunsCommand::Search(args)) => {
             search::run(cli, out, args)?
         }
@@ -206,14 +224,19 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
             sign,
             include_data,
         }) => {
-            let ws = open(cli)?;
+            let dir = dir(cli)?;
             let opts = cairn_app::ExportOptions {
                 sign: sign.clone(),
                 include_data: *include_data,
             };
             let cancel = progress::cancel_on_ctrl_c();
             let mut bar = progress::Bar::new(out.is_json(), "bundle");
-            let result = ws.export_bundle_with(run, file, &opts, &mut bar.observer(&cancel));
+            let result = Jobs::new().run(
+                JobKind::BundleExport,
+                format!("Bundle of {run}"),
+                &mut bar.observer(&cancel),
+                |job| job.workspace(&dir).export_bundle(run, file, &opts, job),
+            );
             bar.finish();
             out.bundle(&result?)?;
         }
@@ -227,13 +250,18 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
         Command::Bundle(BundleCommand::Import { file, trust }) => {
             // Verify before opening: a hostile bundle leaves even a new workspace uncreated.
             let bundle = cairn_app::read_bundle(file, trust)?;
-            let mut ws = open(cli)?;
+            let mut ws = open(cli, &format!("importing {}", file.display()))?;
             out.bundle_imported(&ws.import_verified_bundle(bundle)?)?;
         }
         Command::Bundle(BundleCommand::Reproduce { file }) => {
             let cancel = progress::cancel_on_ctrl_c();
             let mut bar = progress::Bar::new(out.is_json(), "reproduce");
-            let result = cairn_app::reproduce_bundle(file, &mut bar.observer(&cancel));
+            let result = Jobs::new().run(
+                JobKind::BundleReproduce,
+                format!("Reproduce {}", file.display()),
+                &mut bar.observer(&cancel),
+                |job| cairn_app::reproduce_bundle(file, job),
+            );
             bar.finish();
             let report = result?;
             out.reproduced(&report)?;
@@ -246,7 +274,7 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
         }
         Command::Export(cmd) => export::run(cli, out, cmd)?,
         Command::Index(IndexCommand::Rebuild) => {
-            let mut ws = open(cli)?;
+            let mut ws = open(cli, "rebuilding the search index")?;
             ws.rebuild_index()?;
             out.message(
                 &format!("rebuilt the search index of {}", ws.root().display()),
@@ -258,10 +286,13 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
                 Some(dir) => dir.clone(),
                 None => fresh_demo_dir()?,
             };
-            let mut ws = Workspace::open(&dir)?;
+            let dir = WorkspaceDir::new(dir);
             let cancel = progress::cancel_on_ctrl_c();
             let mut bar = progress::Bar::new(out.is_json(), "demo");
-            let summary = ws.demo(&mut bar.observer(&cancel));
+            let summary =
+                Jobs::new().run(JobKind::Demo, "Demo", &mut bar.observer(&cancel), |job| {
+                    dir.demo(job)
+                });
             bar.finish();
             out.demo(&summary?)?;
         }

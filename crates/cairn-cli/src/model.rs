@@ -2,7 +2,7 @@
 
 use crate::output::{Output, table};
 use crate::{Cli, open, progress};
-use cairn_app::{AppError, DeviceChoice, ModelKind, ParamValue, TrainRequest};
+use cairn_app::{AppError, DeviceChoice, JobKind, Jobs, ModelKind, ParamValue, TrainRequest};
 use clap::Args;
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -96,13 +96,19 @@ fn train_request(args: &TrainArgs) -> Result<TrainRequest, AppError> {
 
 pub fn train(cli: &Cli, out: &Output, args: &TrainArgs) -> Result<ExitCode, AppError> {
     let req = train_request(args)?;
-    let mut ws = open(cli)?;
+    let dir = crate::dir(cli)?;
     let cancel = progress::cancel_on_ctrl_c();
     let mut bar = progress::Bar::new(out.is_json(), "train");
-    let result = ws.train(&req, &mut bar.observer(&cancel));
+    let title = match (&req.resume, &req.dataset) {
+        (Some(run), _) => format!("Resuming {run}"),
+        (None, data) => format!("Training {data} · {}", req.model),
+    };
+    let result = Jobs::new().run(JobKind::Train, title, &mut bar.observer(&cancel), |job| {
+        job.workspace(&dir).train(&req, job)
+    });
     bar.finish();
     let run = result?;
-    out.run_detail(&ws.run(run.id.as_str())?)?;
+    out.run_detail(&dir.open("showing the trained run")?.run(run.id.as_str())?)?;
     Ok(if run.status == cairn_app::RunStatus::Finished {
         ExitCode::SUCCESS
     } else {
@@ -111,7 +117,7 @@ pub fn train(cli: &Cli, out: &Output, args: &TrainArgs) -> Result<ExitCode, AppE
 }
 
 pub fn predict(cli: &Cli, out: &Output, args: &PredictArgs) -> Result<ExitCode, AppError> {
-    let ws = open(cli)?;
+    let ws = open(cli, &format!("predicting with run {}", args.run))?;
     let dev = device(&args.device)?;
     match (&args.data, &args.record) {
         (Some(data), None) => {

@@ -23,7 +23,7 @@ pub struct SearchArgs {
 
 pub fn run(cli: &Cli, out: &Output, args: &SearchArgs) -> Result<(), AppError> {
     let text = args.query.join(" ");
-    let mut ws = open(cli)?;
+    let mut ws = open(cli, "searching runs")?;
     if out.is_json() {
         return out.json(&ws.search_runs(&text, args.limit, args.offset)?);
     }

@@ -1,7 +1,7 @@
 //! Exporting a run as a deterministic bundle, and verifying one.
 
 use crate::train::{CHECKPOINTS, CONFIG, PREPROCESSING, WEIGHTS};
-use crate::{AppError, ErrorCode, Result, Workspace};
+use crate::{AppError, ErrorCode, Result, Workspace, WorkspaceDir};
 use cairn_bundle::VerifyReport;
 use cairn_core::RunStatus;
 use cairn_core::progress::{Progress, ProgressObserver, Step};
@@ -71,7 +71,9 @@ impl Workspace {
     }
 
     /// Writes the bundle of a finished run to `out` with `opts`, reporting each stage
-    /// (`bundle`) to `progress`; a cancel request stops before anything is written.
+    /// (`bundle`) to `progress`; a cancel request stops before anything is written. The whole
+    /// export runs in this open workspace's turn; [`WorkspaceDir::export_bundle`] holds the
+    /// workspace only while it reads.
     pub fn export_bundle_with(
         &self,
         run_key: &str,
@@ -79,12 +81,22 @@ impl Workspace {
         opts: &ExportOptions,
         progress: &mut dyn ProgressObserver,
     ) -> Result<BundleSummary> {
-        // Read the key first: a bad key file fails before any work is done.
-        let key = opts
-            .sign
-            .as_deref()
-            .map(crate::keys::read_secret_key)
-            .transpose()?;
+        let key = read_signing_key(opts)?;
+        let mut stage = export_stages(opts);
+        let collected = self.bundle_entries(run_key, out, opts, progress, &mut stage)?;
+        write_bundle_file(collected, key, out, progress, &mut stage)
+    }
+
+    /// Reads everything a run's bundle holds: its model files (with the ONNX model made from
+    /// them) and records, and with `--include-data` the data snapshot.
+    fn bundle_entries(
+        &self,
+        run_key: &str,
+        out: &Path,
+        opts: &ExportOptions,
+        progress: &mut dyn ProgressObserver,
+        stage: &mut Stages,
+    ) -> Result<(String, BTreeMap<String, Vec<u8>>)> {
         let detail = self.run(run_key)?;
         let run = &detail.run;
         if run.status != RunStatus::Finished {
@@ -95,12 +107,6 @@ impl Workspace {
                 run.status
             )));
         }
-        let mut stage = Stages::new(
-            "bundle",
-            // The stages below, then "done".
-            if opts.include_data { 5 } else { 4 },
-            "bundle export cancelled; nothing was written",
-        );
         stage.next(progress, "collecting the model and its records")?;
         let mut entries: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         // Checkpoints are for resuming training here, not for production: they stay out.
@@ -147,52 +153,100 @@ impl Workspace {
             stage.next(progress, "writing the data snapshot")?;
             entries.insert(SNAPSHOT.into(), self.snapshot_bytes(&version, out)?);
         }
-        stage.next(progress, "writing the zip")?;
-        let bytes = cairn_bundle::write_bundle_signed(
-            run.id.as_str(),
-            &format!("cairn {}", crate::CAIRN_VERSION),
-            &entries,
-            key.as_ref(),
-        )?;
-        // Check the bytes with the reader's own rules before anything reaches the disk: a
-        // bundle that its reader would refuse (an entry over the size limits, say) is an error
-        // here, not a file left behind.
-        stage.next(progress, "verifying the bundle")?;
-        let shown = out.display().to_string();
-        let report = cairn_bundle::verify(&shown, &bytes)?;
-        if !report.ok() {
-            let problems: Vec<String> = report
-                .problems
-                .iter()
-                .map(|p| format!("{}: {}", p.entry, p.issue))
-                .collect();
-            return Err(AppError::new(
-                ErrorCode::Internal,
-                format!(
-                    "the bundle for {shown} does not verify ({}); nothing was written",
-                    problems.join("; ")
-                ),
-            ));
-        }
-        let tmp = out.with_extension("zip.partial");
-        if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| AppError::io(format!("creating {}", dir.display()), e))?;
-        }
-        std::fs::write(&tmp, &bytes)
-            .map_err(|e| AppError::io(format!("writing {}", tmp.display()), e))?;
-        std::fs::rename(&tmp, out)
-            .map_err(|e| AppError::io(format!("writing {}", out.display()), e))?;
-        stage.done(progress);
-        Ok(BundleSummary {
-            path: out.display().to_string(),
-            run_id: run.id.as_str().to_string(),
-            entries: report.manifest.entries.len() + 1 + usize::from(key.is_some()),
-            bytes: bytes.len() as u64,
-            root_hash: report.manifest.root_hash,
-            signed_by: key.map(|k| k.public().fingerprint()),
-        })
+        Ok((run.id.as_str().to_string(), entries))
     }
+}
+
+impl WorkspaceDir {
+    /// Writes the bundle of a finished run to `out` with `opts` (see
+    /// [`Workspace::export_bundle_with`]), holding the workspace for one turn while it reads
+    /// the run, its files and data; the zip is built, verified and written after the turn.
+    pub fn export_bundle(
+        &self,
+        run_key: &str,
+        out: &Path,
+        opts: &ExportOptions,
+        progress: &mut dyn ProgressObserver,
+    ) -> Result<BundleSummary> {
+        let key = read_signing_key(opts)?;
+        let mut stage = export_stages(opts);
+        let collected = self.turn(&format!("reading run {run_key} for a bundle"), |ws| {
+            ws.bundle_entries(run_key, out, opts, progress, &mut stage)
+        })?;
+        write_bundle_file(collected, key, out, progress, &mut stage)
+    }
+}
+
+/// Reads the signing key first: a bad key file fails before any work is done.
+fn read_signing_key(opts: &ExportOptions) -> Result<Option<cairn_bundle::SecretKey>> {
+    opts.sign
+        .as_deref()
+        .map(crate::keys::read_secret_key)
+        .transpose()
+}
+
+fn export_stages(opts: &ExportOptions) -> Stages {
+    Stages::new(
+        "bundle",
+        // The stages below, then "done".
+        if opts.include_data { 5 } else { 4 },
+        "bundle export cancelled; nothing was written",
+    )
+}
+
+/// Zips, verifies and writes (atomically: a temp file, then a rename) a bundle's entries.
+fn write_bundle_file(
+    (run_id, entries): (String, BTreeMap<String, Vec<u8>>),
+    key: Option<cairn_bundle::SecretKey>,
+    out: &Path,
+    progress: &mut dyn ProgressObserver,
+    stage: &mut Stages,
+) -> Result<BundleSummary> {
+    stage.next(progress, "writing the zip")?;
+    let bytes = cairn_bundle::write_bundle_signed(
+        &run_id,
+        &format!("cairn {}", crate::CAIRN_VERSION),
+        &entries,
+        key.as_ref(),
+    )?;
+    // Check the bytes with the reader's own rules before anything reaches the disk: a bundle
+    // that its reader would refuse (an entry over the size limits, say) is an error here, not
+    // a file left behind.
+    stage.next(progress, "verifying the bundle")?;
+    let shown = out.display().to_string();
+    let report = cairn_bundle::verify(&shown, &bytes)?;
+    if !report.ok() {
+        let problems: Vec<String> = report
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.entry, p.issue))
+            .collect();
+        return Err(AppError::new(
+            ErrorCode::Internal,
+            format!(
+                "the bundle for {shown} does not verify ({}); nothing was written",
+                problems.join("; ")
+            ),
+        ));
+    }
+    let tmp = out.with_extension("zip.partial");
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| AppError::io(format!("creating {}", dir.display()), e))?;
+    }
+    std::fs::write(&tmp, &bytes)
+        .map_err(|e| AppError::io(format!("writing {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, out)
+        .map_err(|e| AppError::io(format!("writing {}", out.display()), e))?;
+    stage.done(progress);
+    Ok(BundleSummary {
+        path: out.display().to_string(),
+        run_id,
+        entries: report.manifest.entries.len() + 1 + usize::from(key.is_some()),
+        bytes: bytes.len() as u64,
+        root_hash: report.manifest.root_hash,
+        signed_by: key.map(|k| k.public().fingerprint()),
+    })
 }
 
 impl Workspace {

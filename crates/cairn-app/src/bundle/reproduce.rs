@@ -5,7 +5,7 @@
 use super::SNAPSHOT;
 use super::import::read_bundle;
 use crate::train::{TrainRequest, WEIGHTS};
-use crate::{AppError, ErrorCode, Result, Workspace};
+use crate::{AppError, ErrorCode, Result, WorkspaceDir};
 use cairn_core::RunStatus;
 use cairn_core::progress::ProgressObserver;
 use cairn_train::DeviceChoice;
@@ -104,7 +104,8 @@ pub fn reproduce_bundle(
         progress,
         "importing the data snapshot into a scratch workspace",
     )?;
-    let mut ws = Workspace::open(&scratch.0)?;
+    let dir = WorkspaceDir::new(&scratch.0);
+    let ws = dir.open("importing a bundle's data snapshot")?;
     let outcome = ws.store.import(
         &cairn_store::ImportRequest {
             path: &{
@@ -118,6 +119,7 @@ pub fn reproduce_bundle(
         },
         &mut cairn_core::progress::Progress::silent(),
     )?;
+    drop(ws);
     let data_hash_matches = outcome.version.hash == b.reference.hash;
     stage.next(progress, &format!("retraining {} on the CPU", b.run.model))?;
     let req = TrainRequest {
@@ -132,7 +134,7 @@ pub fn reproduce_bundle(
         resume: None,
         system_metrics_every: None,
     };
-    let run = ws.train(&req, progress)?;
+    let run = dir.train(&req, progress)?;
     if run.status != RunStatus::Finished {
         return Err(AppError::new(
             ErrorCode::Cancelled,
@@ -165,6 +167,7 @@ pub fn reproduce_bundle(
             }
         })
         .collect();
+    let ws = dir.open("reading the retrained run")?;
     let detail = ws.run(run.id.as_str())?;
     let retrained = detail
         .artifacts
