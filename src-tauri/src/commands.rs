@@ -1,27 +1,25 @@
 //! Thin async commands: convert, call `cairn-app` on a blocking thread, convert back.
 
 use crate::AppState;
-use cairn_app::Workspace;
 use cairn_app::json::{
-    AppError, BundleExportForm, BundleExported, BundleInspection, DatasetDetail, DatasetSummary,
-    RowPage, RunComparison, RunKeys, RunPage, RunSummary, SearchPage, TrainChoices, TrainForm,
-    TrainProgress, WorkspaceInfo,
+    AppError, BundleExportForm, BundleInspection, DatasetDetail, DatasetSummary, RowPage,
+    RunComparison, RunKeys, RunPage, RunSummary, SearchPage, TrainChoices, TrainForm,
+    WorkspaceInfo,
 };
-use tauri::ipc::Channel;
+use cairn_app::{JobInfo, JobKind, Workspace};
 
-/// Opens the workspace, runs `f` on a blocking thread (DuckDB and tantivy block), and releases
-/// the workspace again so the CLI can use it between calls. Calls take turns: one waits while
-/// another (a training job, for as long as it trains) holds the workspace.
+/// Runs `f` in one turn of the workspace on a blocking thread (DuckDB and tantivy block): the
+/// turn waits its place in the queue behind other turns (a job's metric batch, the CLI), runs,
+/// and releases the workspace.
 async fn with_workspace<T, F>(state: &AppState, f: F) -> Result<T, AppError>
 where
     T: Send + 'static,
     F: FnOnce(&mut Workspace) -> cairn_app::Result<T> + Send + 'static,
 {
-    let (root, turn) = (state.root.clone(), state.turn.clone());
+    let dir = state.dir.clone();
     tauri::async_runtime::spawn_blocking(move || {
-        let _turn = turn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut ws = Workspace::open(&root).map_err(|e| AppError::from(&e))?;
-        f(&mut ws).map_err(|e| AppError::from(&e))
+        dir.turn("answering the desktop window", f)
+            .map_err(|e| AppError::from(&e))
     })
     .await
     .map_err(background_failed)?
@@ -131,30 +129,32 @@ pub async fn train_choices() -> Result<TrainChoices, AppError> {
         .map_err(background_failed)
 }
 
-/// Trains a model as the window's one job and answers with the recorded run when it ends
-/// (finished, or killed by `cancel_training`). Each step goes to `on_progress` as it happens.
+/// Starts training as a job and answers at once with it; its progress (every epoch, with the
+/// epoch's metrics) and its outcome (the recorded run) arrive as job events.
 #[tauri::command]
 pub async fn start_training(
     state: tauri::State<'_, AppState>,
     form: TrainForm,
-    on_progress: Channel<TrainProgress>,
-) -> Result<RunSummary, AppError> {
-    let claim = state.training.claim_or_busy()?;
+) -> Result<JobInfo, AppError> {
     let request = form.into_request().map_err(|e| AppError::from(&e))?;
-    with_workspace(&state, move |ws| {
-        // A window that went away stops receiving; the run is recorded all the same.
-        let mut observer = claim.observer(|step| {
-            let _ = on_progress.send(step);
-        });
-        ws.train(&request, &mut observer).map(RunSummary::from)
-    })
-    .await
+    let title = format!("Training {} · {}", request.dataset, request.model);
+    let dir = state.dir.clone();
+    Ok(state.jobs.spawn(JobKind::Train, title, move |job| {
+        job.workspace(&dir).train(&request, job)
+    }))
 }
 
-/// Asks the running training job to stop after its current step; false when none runs.
+/// Every job of this window, oldest first.
 #[tauri::command]
-pub async fn cancel_training(state: tauri::State<'_, AppState>) -> Result<bool, AppError> {
-    Ok(state.training.cancel())
+pub async fn list_jobs(state: tauri::State<'_, AppState>) -> Result<Vec<JobInfo>, AppError> {
+    Ok(state.jobs.list())
+}
+
+/// Asks a job to stop at its next step (a training run is then recorded as killed); false when
+/// no such job runs.
+#[tauri::command]
+pub async fn cancel_job(state: tauri::State<'_, AppState>, id: String) -> Result<bool, AppError> {
+    Ok(state.jobs.cancel(&id))
 }
 
 /// One run with its metric history, artifacts, and held-out evaluation (confusion matrix and
@@ -205,24 +205,20 @@ pub async fn compare_runs(
     with_workspace(&state, move |ws| ws.compare_runs(&ids, &options)).await
 }
 
-/// Writes a finished run's bundle as the window's one job (cancelled like training, by
-/// `cancel_training`), streaming each stage to `on_progress`.
+/// Starts writing a finished run's bundle as a job and answers at once with it; its stages and
+/// its outcome arrive as job events. The workspace is held only while the run is read.
 #[tauri::command]
 pub async fn export_bundle(
     state: tauri::State<'_, AppState>,
     form: BundleExportForm,
-    on_progress: Channel<TrainProgress>,
-) -> Result<BundleExported, AppError> {
-    let claim = state.training.claim_or_busy()?;
-    with_workspace(&state, move |ws| {
-        let mut observer = claim.observer(|step| {
-            let _ = on_progress.send(step);
-        });
+) -> Result<JobInfo, AppError> {
+    let dir = state.dir.clone();
+    let title = format!("Bundle of {}", form.run);
+    Ok(state.jobs.spawn(JobKind::BundleExport, title, move |job| {
         let out = std::path::PathBuf::from(form.out.trim());
-        ws.export_bundle_with(&form.run, &out, &form.options(), &mut observer)
-            .map(BundleExported::from)
-    })
-    .await
+        job.workspace(&dir)
+            .export_bundle(&form.run, &out, &form.options(), job)
+    }))
 }
 
 /// Verifies a bundle file (with `trust`: public key files, as `cairn bundle verify --trust`)
@@ -247,15 +243,16 @@ pub async fn inspect_bundle(
     .map_err(background_failed)?
 }
 
-/// Imports a bundle into the workspace (as `cairn bundle import`): verified and checked, with
-/// `trust` keys when given, before the workspace is opened; recreates the run, its model files
-/// and its data version (from the snapshot, when the bundle has one).
+/// Starts importing a bundle (as `cairn bundle import`) as a job: the file is verified and
+/// checked, with `trust` keys when given, before the workspace is touched; then one turn
+/// recreates the run, its model files and its data version (from the snapshot, when the
+/// bundle has one). The outcome (`ImportSummary`) arrives as a job event.
 #[tauri::command]
 pub async fn import_bundle(
     state: tauri::State<'_, AppState>,
     path: String,
     trust: Vec<String>,
-) -> Result<cairn_app::ImportSummary, AppError> {
+) -> Result<JobInfo, AppError> {
     let keys: Vec<std::path::PathBuf> = trust
         .iter()
         .map(|k| k.trim())
@@ -263,10 +260,18 @@ pub async fn import_bundle(
         .map(std::path::PathBuf::from)
         .collect();
     let path = std::path::PathBuf::from(path.trim());
-    let bundle = tauri::async_runtime::spawn_blocking(move || {
-        cairn_app::read_bundle(&path, &keys).map_err(|e| AppError::from(&e))
-    })
-    .await
-    .map_err(background_failed)??;
-    with_workspace(&state, move |ws| ws.import_verified_bundle(bundle)).await
+    let dir = state.dir.clone();
+    let title = format!(
+        "Import {}",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    Ok(state.jobs.spawn(JobKind::BundleImport, title, move |job| {
+        let bundle = cairn_app::read_bundle(&path, &keys)?;
+        job.workspace(&dir)
+            .turn(&format!("importing {}", path.display()), |ws| {
+                ws.import_verified_bundle(bundle)
+            })
+    }))
 }

@@ -1,23 +1,27 @@
 //! The Cairn desktop app: the only crate that knows Tauri.
 //!
-//! Commands are thin: they open the workspace on a blocking thread, call `cairn-app`, and hand
-//! back its JSON DTOs (or its error as `{code, message}`). No business logic lives here.
+//! Commands are thin: they take a turn of the workspace on a blocking thread (or start a job),
+//! call `cairn-app`, and hand back its DTOs (or its error as `{code, message}`). No business
+//! logic lives here.
 
 mod commands;
-mod training;
 
+use cairn_app::{Jobs, WorkspaceDir};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use tauri::{Builder, Runtime};
+use tauri::{Builder, Emitter, Manager, Runtime};
 
-/// The workspace this window shows. Commands open it one at a time (the workspace lock is
-/// per open file, so two opens in one process would refuse each other) and release it after
-/// each call, so the CLI can use the workspace between clicks.
+/// The event every change of a job is sent as (payload: `JobInfo`).
+pub const JOB_EVENT: &str = "cairn://job";
+
+/// The workspace this window shows, and its jobs.
+///
+/// Every command takes its own turn of the workspace (`WorkspaceDir::turn`) and releases it,
+/// and jobs take short turns too, so nothing holds the workspace for the length of a job: the
+/// views answer while training runs, several jobs run at once, and the CLI works beside the
+/// window.
 pub struct AppState {
-    pub root: PathBuf,
-    pub(crate) turn: Arc<Mutex<()>>,
-    /// The training job in progress, if any (one at a time; see `training.rs`).
-    pub(crate) training: Arc<training::TrainingSlot>,
+    pub dir: WorkspaceDir,
+    pub jobs: Jobs,
 }
 
 /// `--workspace DIR`, else `CAIRN_WORKSPACE`, else the platform default — as in the CLI.
@@ -41,10 +45,17 @@ fn workspace_root() -> PathBuf {
 /// Builds the app on any runtime, so tests can use Tauri's mock runtime.
 pub fn build_app<R: Runtime>(builder: Builder<R>, root: PathBuf) -> Builder<R> {
     builder
-        .manage(AppState {
-            root,
-            turn: Arc::new(Mutex::new(())),
-            training: Arc::default(),
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            let jobs = Jobs::with_listener(move |info| {
+                // A window that went away stops listening; the job goes on all the same.
+                let _ = handle.emit(JOB_EVENT, info);
+            });
+            app.manage(AppState {
+                dir: WorkspaceDir::new(root.clone()),
+                jobs,
+            });
+            Ok(())
         })
         .invoke_handler(tauri::generate_handler![
             commands::workspace_info,
@@ -57,7 +68,8 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, root: PathBuf) -> Builder<R> {
             commands::diff_datasets,
             commands::train_choices,
             commands::start_training,
-            commands::cancel_training,
+            commands::list_jobs,
+            commands::cancel_job,
             commands::run_page,
             commands::search_runs,
             commands::run_keys,

@@ -704,12 +704,16 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
   // A test that failed mid-training leaves the job running; cancel it so the next test starts
   // from an idle window instead of failing in turn.
   const ensureNoJob = async () => {
-    if (!(await session.count('[data-testid="job-indicator"]'))) return;
-    console.log('# a training job was still running: cancelling it');
+    if (Number(await session.attr('[data-testid="job-indicator"]', 'data-running')) === 0) return;
+    console.log('# a job was still running: cancelling it');
+    if (!(await session.count('[data-testid="jobs-panel"]'))) await session.clickCss('[data-testid="job-indicator"]');
+    await session.execute('document.querySelectorAll(\'[data-testid="job-cancel"]\').forEach((b) => b.click());');
+    await session.waitFor('the jobs to end', 'return document.querySelector(\'[data-testid="job-indicator"]\')?.dataset.running === "0";', [], 60_000);
     await session.clickCss('[data-testid="job-indicator"]');
-    await session.clickCss('[data-testid="train-cancel"]');
-    await session.waitFor('the job to end', 'return !document.querySelector(\'[data-testid="job-indicator"]\');', [], 60_000);
   };
+
+  /** The number of running jobs the header shows. */
+  const runningJobs = async () => Number(await session.attr('[data-testid="job-indicator"]', 'data-running'));
 
   const fillLauncher = async ({ dataset, version, target, model, params = {} }) => {
     await session.clickCss('[data-testid="nav-train"]');
@@ -792,7 +796,7 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
         await sleep(40);
       }
       assert.ok(live && live.running === 'true' && live.points >= 2, `the live chart never showed points while running: ${JSON.stringify(live)}`);
-      assert.ok(await session.count('[data-testid="job-indicator"]'), 'the header shows the job');
+      assert.ok((await runningJobs()) >= 1 || (await session.count('[data-testid="run-page"]')), 'the header shows the job');
       await trainShot('train-live');
       // Still on the Train view after the shot, so the shot shows it; else the long run retakes it.
       liveShotTaken = (await session.count('[data-testid="train-live"]')) > 0;
@@ -805,7 +809,7 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       assert.equal(await session.textOf('[data-testid="run-dataset"]'), `${PENGUINS}@1`);
       assert.equal(await session.textOf('[data-testid="run-model"]'), 'logistic');
       assert.equal(await session.textOf('[data-testid="run-param"][data-key="epochs"] dd'), '30');
-      assert.equal(await session.count('[data-testid="job-indicator"]'), 0);
+      assert.equal(await runningJobs(), 0);
     });
 
     await step('confusion matrix and test metrics', async () => {
@@ -850,8 +854,8 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       const before = Number(await session.attr('[data-testid="train-progress"]', 'data-epoch'));
       await session.clickCss('[data-testid="nav-overview"]');
       await session.waitForText('[data-testid="page-title"]', EN['overview.title'], 5_000);
-      assert.equal(await session.isDisabled('[data-testid="refresh"]'), true, 'Refresh waits for the job');
-      await session.clickCss('[data-testid="job-indicator"]');
+      assert.equal(await session.isDisabled('[data-testid="refresh"]'), false, 'nothing waits for the job');
+      await session.clickCss('[data-testid="nav-train"]');
       await session.waitForText('[data-testid="page-title"]', EN['train.title'], 5_000);
       await session.waitFor('more epochs', 'return Number(document.querySelector(\'[data-testid="train-progress"]\')?.dataset.epoch) > arguments[0];', [before], 30_000);
     });
@@ -864,6 +868,92 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       const epochs = Number(await session.attr('[data-testid="history-chart-loss"]', 'data-points'));
       assert.ok(epochs >= 3 && epochs < 2000, `${epochs} epochs recorded`);
       await trainShot('train-cancelled');
+    });
+  });
+
+  it('trains and exports a bundle at once; the views answer meanwhile; the jobs panel shows both', async (t) => {
+    if (!BUNDLES) return t.skip('no bundle folder (run through tests/e2e/run.sh)');
+    await ensureNoJob();
+    /** Time until `js` is true after clicking `css`, in ms. */
+    const answers = async (what, css, js, args = []) => {
+      const started = Date.now();
+      await session.clickCss(css);
+      await session.waitFor(what, js, args, 20_000);
+      return Date.now() - started;
+    };
+    let trainingStarted = 0;
+    await step('start a long training', async () => {
+      await fillLauncher({ dataset: PENGUINS, version: 1, target: 'species', model: 'mlp', params: { epochs: 100000 } });
+      await session.clickCss('[data-testid="train-start"]');
+      trainingStarted = Date.now();
+      await session.waitFor('epoch 2', 'return Number(document.querySelector(\'[data-testid="train-progress"]\')?.dataset.epoch) >= 2;', [], 60_000);
+      assert.equal(await runningJobs(), 1);
+    });
+    const waits = {};
+    await step('the Data, Runs and run-page views answer while it trains', async () => {
+      waits.data = await answers(
+        'the Data view with its versions',
+        '[data-testid="nav-data"]',
+        'return document.querySelectorAll(\'[data-testid="version-row"], [data-testid="lineage-edge"], [data-testid="lineage-empty"]\').length > 0;',
+      );
+      waits.runs = await answers(
+        'the Runs table with the running run',
+        '[data-testid="nav-runs"]',
+        'return [...document.querySelectorAll(\'[data-testid="runs-table-row"], tr[data-testid="run-row"]\')].some((r) => r.dataset.status === "running");',
+      );
+      await session.clickCss('[data-testid="nav-overview"]');
+      await session.waitForText('[data-testid="page-title"]', EN['overview.title'], 20_000);
+      waits.runPage = await answers(
+        'the run page of a finished run',
+        `tr[data-testid="run-row"][data-name=${cssString(EXPECT_RUN)}] [data-testid="open-run"]`,
+        'const el = document.querySelector(\'[data-testid="run-page"]\'); return !!el && el.dataset.name === arguments[0] && !!document.querySelector(\'[data-testid="final-metric"]\');',
+        [EXPECT_RUN],
+      );
+      console.log(`# while training: Data ${waits.data} ms, Runs ${waits.runs} ms, run page ${waits.runPage} ms`);
+      assert.equal(await runningJobs(), 1, 'the training still runs');
+    });
+    await step('export a bundle of that run at the same time', async () => {
+      const out = path.join(BUNDLES, 'during-training.zip');
+      await session.clickCss('[data-testid="export-bundle"]');
+      await session.waitFor('the dialog', 'return !!document.querySelector(\'[data-testid="export-dialog"]\');');
+      await session.type('[data-testid="export-out"]', out);
+      await session.clickCss('[data-testid="export-start"]');
+      await session.waitFor('the bundle written', 'return !!document.querySelector(\'[data-testid="export-done"]\');', [], 60_000);
+      assert.ok(fs.existsSync(out), `${out} exists`);
+      assert.equal(await runningJobs(), 1, 'the training still runs');
+      await session.clickCss('[data-testid="export-close"]');
+    });
+    await step('the jobs panel shows both, with progress', async () => {
+      await session.clickCss('[data-testid="job-indicator"]');
+      await session.waitFor('two jobs', 'return document.querySelectorAll(\'[data-testid="job-row"]\').length >= 2;');
+      const rows = await session.execute(
+        'return [...document.querySelectorAll(\'[data-testid="job-row"]\')].map((r) => ({ kind: r.dataset.kind, state: r.dataset.state, done: Number(r.querySelector(\'[data-testid="job-progress"]\')?.dataset.done ?? -1) }));',
+      );
+      const train = rows.find((r) => r.kind === 'train' && r.state === 'running');
+      const bundle = rows.find((r) => r.kind === 'bundle_export');
+      assert.ok(train && train.done >= 2, `a running training with progress: ${JSON.stringify(rows)}`);
+      assert.ok(bundle && bundle.state === 'finished', `a finished export: ${JSON.stringify(rows)}`);
+      await session.waitFor('the epoch label', 'return /\\d/.test(document.querySelector(\'[data-testid="job-row"][data-kind="train"] [data-testid="job-progress-label"]\')?.textContent ?? "");');
+      await trainShot('jobs-panel');
+    });
+    await step('in Simplified Chinese', async () => {
+      await session.clickCss('[data-testid="locale-zh-CN"]');
+      await session.waitForText('[data-testid="jobs-panel"] h2', ZH['jobs.title'], 5_000);
+      await trainShot('jobs-panel-zh');
+      await session.clickCss('[data-testid="locale-en"]');
+      await session.waitForText('[data-testid="jobs-panel"] h2', EN['jobs.title'], 5_000);
+    });
+    await step('Cancel marks the training killed', async () => {
+      // The training has run for at least 30 s before it is cancelled.
+      const left = 30_000 - (Date.now() - trainingStarted);
+      if (left > 0) await sleep(left);
+      assert.equal(await runningJobs(), 1, 'the training ran for 30 s');
+      await session.clickCss('[data-testid="job-row"][data-kind="train"][data-state="running"] [data-testid="job-cancel"]');
+      await session.waitFor('the job cancelled', 'return !!document.querySelector(\'[data-testid="job-row"][data-kind="train"][data-state="cancelled"]\');', [], 60_000);
+      assert.equal(await runningJobs(), 0);
+      await session.clickCss('[data-testid="job-row"][data-kind="train"][data-state="cancelled"] [data-testid="job-open"]');
+      await waitForRunPage('killed', 30_000);
+      assert.ok((await session.textOf('[data-testid="run-note"]')).includes('cancelled'), 'the run says it was cancelled');
     });
   });
 

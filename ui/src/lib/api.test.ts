@@ -1,11 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 const invoke = vi.fn();
-/** Stands in for Tauri's Channel: the test plays the Rust side by calling `onmessage`. */
-class FakeChannel<T> {
-  constructor(public onmessage: (message: T) => void) {}
-}
-vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args), Channel: FakeChannel }));
+vi.mock('@tauri-apps/api/core', () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
 
 const api = await import('./api');
 
@@ -69,7 +65,7 @@ describe('api', () => {
     expect(invoke).toHaveBeenLastCalledWith('diff_datasets', { from: 'penguins@1', to: 'penguins@2', key: null });
   });
 
-  it('calls the training commands, with progress over a channel', async () => {
+  it('calls the training and job commands', async () => {
     invoke.mockResolvedValueOnce({ models: [], devices: {} });
     await api.trainChoices();
     expect(invoke).toHaveBeenLastCalledWith('train_choices', undefined);
@@ -83,18 +79,17 @@ describe('api', () => {
       params: { epochs: '30' },
       device: 'cpu',
     };
-    const steps: unknown[] = [];
-    invoke.mockImplementationOnce(async (_command: string, args: { onProgress: FakeChannel<unknown> }) => {
-      args.onProgress.onmessage({ stage: 'train', done: 1, total: 30, message: 'loss 1.0', metrics: { train_loss: 1 } });
-      return { id: 'abc', status: 'finished' };
-    });
-    await expect(api.startTraining(form, (s) => steps.push(s))).resolves.toMatchObject({ id: 'abc' });
-    expect(invoke).toHaveBeenLastCalledWith('start_training', { form, onProgress: expect.any(FakeChannel) });
-    expect(steps).toEqual([{ stage: 'train', done: 1, total: 30, message: 'loss 1.0', metrics: { train_loss: 1 } }]);
+    invoke.mockResolvedValueOnce({ id: 'job-1', kind: 'train', state: 'running' });
+    await expect(api.startTraining(form)).resolves.toMatchObject({ id: 'job-1', state: 'running' });
+    expect(invoke).toHaveBeenLastCalledWith('start_training', { form });
+
+    invoke.mockResolvedValueOnce([{ id: 'job-1' }]);
+    await expect(api.listJobs()).resolves.toEqual([{ id: 'job-1' }]);
+    expect(invoke).toHaveBeenLastCalledWith('list_jobs', undefined);
 
     invoke.mockResolvedValueOnce(true);
-    await expect(api.cancelTraining()).resolves.toBe(true);
-    expect(invoke).toHaveBeenLastCalledWith('cancel_training', undefined);
+    await expect(api.cancelJob('job-1')).resolves.toBe(true);
+    expect(invoke).toHaveBeenLastCalledWith('cancel_job', { id: 'job-1' });
 
     invoke.mockResolvedValueOnce({ id: 'abc' });
     await api.runPage('abc');

@@ -1,12 +1,11 @@
 // Hand-written, typed wrappers around the Tauri IPC commands exposed by src-tauri.
 // The DTO types come from the generated ./bindings.ts.
-import { Channel, invoke } from '@tauri-apps/api/core';
+import { invoke } from '@tauri-apps/api/core';
 import type {
   AppError,
-  BundleExported,
   BundleExportForm,
   BundleInspection,
-  ImportSummary,
+  JobInfo,
   DatasetDetail,
   DatasetDiff,
   DatasetProfile,
@@ -21,7 +20,6 @@ import type {
   SearchPage,
   TrainChoices,
   TrainForm,
-  TrainProgress,
   WorkspaceInfo,
 } from './bindings';
 
@@ -110,18 +108,22 @@ export function trainChoices(): Promise<TrainChoices> {
 }
 
 /**
- * Trains a model as the window's one job. `onProgress` gets each step as it happens (per epoch
- * with that epoch's metrics); the promise settles with the recorded run when training ends,
- * finished or killed by `cancelTraining`.
+ * Starts training as a job and resolves at once with it. Its progress (each epoch with that
+ * epoch's metrics) and its end (the recorded run, finished or killed by `cancelJob`) arrive as
+ * job events: follow it with `jobs.follow` (jobs.svelte.ts).
  */
-export function startTraining(form: TrainForm, onProgress: (step: TrainProgress) => void): Promise<RunSummary> {
-  const channel = new Channel<TrainProgress>(onProgress);
-  return call<RunSummary>('start_training', { form, onProgress: channel });
+export function startTraining(form: TrainForm): Promise<JobInfo> {
+  return call<JobInfo>('start_training', { form });
 }
 
-/** Asks the running training job to stop; false when none runs. */
-export function cancelTraining(): Promise<boolean> {
-  return call<boolean>('cancel_training');
+/** Every job of this window, oldest first. */
+export function listJobs(): Promise<JobInfo[]> {
+  return call<JobInfo[]>('list_jobs');
+}
+
+/** Asks a job to stop at its next step; false when no such job runs. */
+export function cancelJob(id: string): Promise<boolean> {
+  return call<boolean>('cancel_job', { id });
 }
 
 /** One run with its metric history, artifacts and held-out evaluation. */
@@ -146,12 +148,11 @@ export function compareRuns(ids: string[], maxPoints: number, metrics: string[] 
 }
 
 /**
- * Writes a finished run's bundle as the window's one job; `onProgress` gets each stage. The
- * promise rejects with code `cancelled` after `cancelTraining` (nothing is written then).
+ * Starts writing a finished run's bundle as a job and resolves at once with it; its stages and
+ * its outcome (`bundle`) arrive as job events. Cancelled by `cancelJob` (nothing is written).
  */
-export function exportBundle(form: BundleExportForm, onProgress: (step: TrainProgress) => void): Promise<BundleExported> {
-  const channel = new Channel<TrainProgress>(onProgress);
-  return call<BundleExported>('export_bundle', { form, onProgress: channel });
+export function exportBundle(form: BundleExportForm): Promise<JobInfo> {
+  return call<JobInfo>('export_bundle', { form });
 }
 
 /** Verifies a bundle file (against the public key files in `trust`, when any) and reads its
@@ -160,8 +161,9 @@ export function inspectBundle(path: string, trust: string[]): Promise<BundleInsp
   return call<BundleInspection>('inspect_bundle', { path, trust });
 }
 
-/** Imports a bundle into this workspace (verified first; `trust` as in `inspectBundle`): the
- * run, its model files and, from a snapshot, its data version. Rejects a run already here. */
-export function importBundle(path: string, trust: string[]): Promise<ImportSummary> {
-  return call<ImportSummary>('import_bundle', { path, trust });
+/** Starts importing a bundle into this workspace as a job (verified first; `trust` as in
+ * `inspectBundle`): the run, its model files and, from a snapshot, its data version. The job
+ * fails for a run already here; its outcome (`imported`) is an `ImportSummary`. */
+export function importBundle(path: string, trust: string[]): Promise<JobInfo> {
+  return call<JobInfo>('import_bundle', { path, trust });
 }

@@ -381,3 +381,23 @@ data_imported: boolean,
  * Whether the data version is new here (false: the same content was already stored).
  */
 data_created: boolean, artifacts: number, metric_points: number, };
+export type JobKind = "train" | "bundle_export" | "bundle_import" | "bundle_reproduce" | "data_import" | "mlflow_export" | "demo";
+export type JobState = "running" | "finished" | "failed" | "cancelled";
+export type JobOutcome = { "kind": "run", "value": RunSummary } | { "kind": "bundle", "value": BundleExported } | { "kind": "imported", "value": ImportSummary };
+export type JobInfo = { 
+/**
+ * `job-1`, `job-2`, … within this process.
+ */
+id: string, kind: JobKind, 
+/**
+ * What it does, for people: "Training penguins@1 · mlp".
+ */
+title: string, state: JobState, started_at: string, ended_at: string | null, 
+/**
+ * The last step reported.
+ */
+progress: TrainProgress | null, 
+/**
+ * While a turn waits for the workspace: who holds it and for what.
+ */
+waiting_for: string | null, cancel_requested: boolean, error: AppError | null, outcome: JobOutcome | null, };

@@ -1,8 +1,11 @@
-// The window's training job, shared by the Train view (form, live charts, Cancel) and the header
-// (a "training" indicator on every view). Kept outside the components so leaving the Train view
-// and coming back keeps the live state, and the job outlives the view that started it.
-import { cancelTraining, startTraining, toAppError } from './api';
+// The Train view's training job (form, live charts, Cancel). The job itself runs in Rust and
+// shows in the jobs panel with every other job; this keeps the launcher's view of the one it
+// started, outside the components, so leaving the Train view and coming back keeps the live
+// state, and the job outlives the view that started it. Other views do not wait for it: the
+// workspace is taken in short turns, so they answer while it trains.
+import { startTraining, toAppError } from './api';
 import type { AppError, MetricPoint, RunSummary, TrainForm, TrainProgress } from './bindings';
+import { jobs } from './jobs.svelte';
 import { navigation } from './navigation.svelte';
 import { appendEpoch } from './train-view';
 import { workspace } from './workspace.svelte';
@@ -12,6 +15,8 @@ const REDRAW_MS = 100;
 
 class TrainingJob {
   running = $state(false);
+  /** The job's id while it runs (and after, until the next start). */
+  jobId = $state<string | null>(null);
   /** Cancel was pressed; the job stops at its next step. */
   cancelling = $state(false);
   /** What the current (or last) job was asked to do. */
@@ -45,8 +50,15 @@ class TrainingJob {
     this.running = true;
     let run: RunSummary | null = null;
     try {
-      run = await startTraining(form, (step) => this.#onStep(step));
-      this.result = run;
+      const job = await startTraining(form);
+      this.jobId = job.id;
+      const ended = await jobs.follow(job, (step) => this.#onStep(step));
+      if (ended.outcome?.kind === 'run') {
+        run = ended.outcome.value;
+        this.result = run;
+      } else {
+        this.error = ended.error ?? { code: 'internal', message: 'the training job ended without a run' };
+      }
     } catch (error) {
       this.error = toAppError(error);
     } finally {
@@ -61,14 +73,9 @@ class TrainingJob {
 
   /** Asks the job to stop; it is then recorded as killed, with what it learnt so far. */
   async cancel(): Promise<void> {
-    if (!this.running || this.cancelling) return;
+    if (!this.running || this.cancelling || this.jobId === null) return;
     this.cancelling = true;
-    try {
-      await cancelTraining();
-    } catch (error) {
-      this.error = toAppError(error);
-      this.cancelling = false;
-    }
+    await jobs.cancel(this.jobId);
   }
 
   #onStep(step: TrainProgress): void {
