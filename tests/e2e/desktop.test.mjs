@@ -892,9 +892,10 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
     const waits = {};
     await step('the Data, Runs and run-page views answer while it trains', async () => {
       waits.data = await answers(
-        'the Data view with its versions',
+        'the Data view with its data set',
         '[data-testid="nav-data"]',
-        'return document.querySelectorAll(\'[data-testid="version-row"], [data-testid="lineage-edge"], [data-testid="lineage-empty"]\').length > 0;',
+        // The view keeps the tab it was left on: versions, rows or the profile all answer from the workspace.
+        'return document.querySelectorAll(\'[data-testid="version-row"], [data-testid="lineage-edge"], [data-testid="lineage-empty"], [data-testid="data-row"], [data-testid="profile-column"]\').length > 0;',
       );
       waits.runs = await answers(
         'the Runs table with the running run',
