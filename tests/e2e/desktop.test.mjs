@@ -951,7 +951,8 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       assert.equal(await runningJobs(), 1, 'the training ran for 30 s');
       await session.clickCss('[data-testid="job-row"][data-kind="train"][data-state="running"] [data-testid="job-cancel"]');
       await session.waitFor('the job cancelled', 'return !!document.querySelector(\'[data-testid="job-row"][data-kind="train"][data-state="cancelled"]\');', [], 60_000);
-      assert.equal(await runningJobs(), 0);
+      // The header's count follows the same event a moment later.
+      await session.waitFor('no running job', 'return document.querySelector(\'[data-testid="job-indicator"]\')?.dataset.running === "0";', [], 10_000);
       await session.clickCss('[data-testid="job-row"][data-kind="train"][data-state="cancelled"] [data-testid="job-open"]');
       await waitForRunPage('killed', 30_000);
       assert.ok((await session.textOf('[data-testid="run-note"]')).includes('cancelled'), 'the run says it was cancelled');
