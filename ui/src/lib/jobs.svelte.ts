@@ -46,8 +46,12 @@ class JobsStore {
   }
 
   /** Takes in a job's new state (from an event, or a command's answer). */
+  /** Called once when a job ends (the workspace it changed is then read again). */
+  onEnded: ((job: JobInfo) => void) | null = null;
+
   apply(job: JobInfo): void {
     const at = this.list.findIndex((j) => j.id === job.id);
+    const ended = isEnded(job) && (at < 0 || !isEnded(this.list[at]));
     if (at >= 0) {
       // An answer can arrive after a newer event: never go back from an ended job.
       if (isEnded(this.list[at]) && !isEnded(job)) return;
@@ -57,6 +61,7 @@ class JobsStore {
     } else {
       this.list = [...this.list, job];
     }
+    if (ended) this.onEnded?.(job);
     const followers = this.#followers.get(job.id);
     if (job.progress && Object.keys(job.progress.metrics).length > 0) {
       if (followers) for (const f of followers) f.onStep?.(job.progress);
