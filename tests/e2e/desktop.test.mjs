@@ -275,6 +275,24 @@ class Session {
     await this.click(await this.find(css));
   }
 
+  /**
+   * Switches the language with the header's switcher and waits until it took. WebKitGTK's
+   * driver has been seen to drop a click under load; one lost click is retried (and logged)
+   * rather than leaving every later test in the wrong language.
+   */
+  async setLocale(code) {
+    const css = `[data-testid="locale-${code}"]`;
+    const pressed = 'return document.querySelector(arguments[0])?.getAttribute("aria-pressed") === "true";';
+    await this.clickCss(css);
+    try {
+      await this.waitFor(`${code} pressed`, pressed, [css], 2_000);
+    } catch {
+      console.log(`# the click on ${css} did not take: clicking again`);
+      await this.clickCss(css);
+      await this.waitFor(`${code} pressed`, pressed, [css], 5_000);
+    }
+  }
+
   waitForText(css, expected, timeoutMs) {
     return this.waitFor(
       `${css} to read ${JSON.stringify(expected)}`,
@@ -335,7 +353,7 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
     await step('ready', async () => {
       await session.waitFor('main[data-ready="true"]', 'return !!document.querySelector(\'main[data-ready="true"]\');');
       // Force English regardless of the machine locale / a previous run's stored choice.
-      await session.click(await session.find('[data-testid="locale-en"]'));
+      await session.setLocale('en');
       await session.waitFor('English UI', 'return document.documentElement.lang === "en";');
       await session.waitForText('[data-testid="page-title"]', EN['overview.title']);
     });
@@ -379,7 +397,7 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
 
   it('switches to Simplified Chinese and back', async () => {
     await step('switch to zh-CN', async () => {
-      await session.click(await session.find('[data-testid="locale-zh-CN"]'));
+      await session.setLocale('zh-CN');
       await session.waitForText('[data-testid="page-title"]', ZH['overview.title'], 5_000);
       const refresh = await session.text(await session.find('[data-testid="refresh"]'));
       assert.equal(refresh.trim(), ZH['header.refresh']);
@@ -394,7 +412,7 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       assert.ok(fs.statSync(file).size > 0);
     });
     await step('switch back to en', async () => {
-      await session.click(await session.find('[data-testid="locale-en"]'));
+      await session.setLocale('en');
       await session.waitForText('[data-testid="page-title"]', EN['overview.title'], 5_000);
     });
   });
@@ -678,14 +696,14 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
     await step('zh-CN profile', async () => {
       await openDataset(PENGUINS, 2);
       await openTab('profile');
-      await session.clickCss('[data-testid="locale-zh-CN"]');
+      await session.setLocale('zh-CN');
       await session.waitForText('[data-testid="page-title"]', ZH['data.title'], 5_000);
       assert.equal(await session.textOf('[data-testid="tab-profile"]'), ZH['data.tab.profile']);
       await session.waitFor('8 column profiles', 'return document.querySelectorAll(\'[data-testid="profile-column"]\').length === 8;');
       await shot('zh');
     });
     await step('back to English', async () => {
-      await session.clickCss('[data-testid="locale-en"]');
+      await session.setLocale('en');
       await session.waitForText('[data-testid="page-title"]', EN['data.title'], 5_000);
     });
   });
@@ -704,6 +722,11 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
   // A test that failed mid-training leaves the job running; cancel it so the next test starts
   // from an idle window instead of failing in turn.
   const ensureNoJob = async () => {
+    // Every test starts in English, whatever the one before it left behind.
+    if ((await session.attr('[data-testid="locale-en"]', 'aria-pressed')) !== 'true') {
+      console.log('# the last test left another language on: back to English');
+      await session.setLocale('en');
+    }
     if (Number(await session.attr('[data-testid="job-indicator"]', 'data-running')) === 0) return;
     console.log('# a job was still running: cancelling it');
     if (!(await session.count('[data-testid="jobs-panel"]'))) await session.clickCss('[data-testid="job-indicator"]');
@@ -938,10 +961,10 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       await trainShot('jobs-panel');
     });
     await step('in Simplified Chinese', async () => {
-      await session.clickCss('[data-testid="locale-zh-CN"]');
+      await session.setLocale('zh-CN');
       await session.waitForText('[data-testid="jobs-panel"] h2', ZH['jobs.title'], 5_000);
       await trainShot('jobs-panel-zh');
-      await session.clickCss('[data-testid="locale-en"]');
+      await session.setLocale('en');
       await session.waitForText('[data-testid="jobs-panel"] h2', EN['jobs.title'], 5_000);
     });
     await step('Cancel marks the training killed', async () => {
@@ -988,7 +1011,7 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
     await step('zh-CN launcher', async () => {
       await session.clickCss('[data-testid="nav-train"]');
       await session.waitForText('[data-testid="page-title"]', EN['train.title']);
-      await session.clickCss('[data-testid="locale-zh-CN"]');
+      await session.setLocale('zh-CN');
       await session.waitForText('[data-testid="page-title"]', ZH['train.title'], 5_000);
       assert.equal(await session.textOf('[data-testid="train-start"]'), ZH['train.start']);
       assert.equal(await session.textOf('#train-setup-heading'), ZH['train.setup']);
@@ -997,7 +1020,7 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       await trainShot('train-zh');
     });
     await step('back to English', async () => {
-      await session.clickCss('[data-testid="locale-en"]');
+      await session.setLocale('en');
       await session.waitForText('[data-testid="page-title"]', EN['train.title'], 5_000);
     });
   });
@@ -1045,6 +1068,8 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
     await step('open the Runs view', async () => {
       await session.clickCss('[data-testid="nav-overview"]');
       await session.waitForText('[data-testid="page-title"]', EN['overview.title']);
+      // The workspace is read again when a job ends; count once that read has landed.
+      await session.waitFor('the overview read', 'return document.querySelector(\'[data-testid="stats"]\')?.getAttribute("aria-busy") === "false";');
       workspaceRuns = Number((await session.textOf('[data-testid="stat-runs"]')).replace(/\D/g, ''));
       assert.ok(workspaceRuns >= SEED_RUNS, `the overview counts ${workspaceRuns} runs`);
       // The overview lists only the newest runs and links to the rest.
@@ -1369,7 +1394,7 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       await session.type('[data-testid="bundle-trust"]', PUB);
       await session.clickCss('[data-testid="bundle-verify"]');
       await session.waitFor('trusted', 'return document.querySelector(\'[data-testid="bundle-result"]\')?.dataset.signature === "trusted";', [], 60_000);
-      await session.clickCss('[data-testid="locale-zh-CN"]');
+      await session.setLocale('zh-CN');
       await session.waitForText('[data-testid="page-title"]', ZH['bundles.title'], 5_000);
       assert.equal(await session.textOf('[data-testid="bundle-verify"]'), ZH['bundles.verify']);
       assert.equal(await session.textOf('[data-testid="bundle-signature"] .tag'), ZH['bundles.sig.trusted']);
@@ -1377,7 +1402,7 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       await bundleShot('zh');
     });
     await step('back to English', async () => {
-      await session.clickCss('[data-testid="locale-en"]');
+      await session.setLocale('en');
       await session.waitForText('[data-testid="page-title"]', EN['bundles.title'], 5_000);
     });
   });

@@ -18,7 +18,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   pkill -f "WebKitWebDriver --port=${NATIVE_PORT:-4445}" 2>/dev/null || true
-  rm -rf "$SCRATCH"
+  if [ -n "${E2E_KEEP:-}" ]; then echo "kept the workspace: $WS" >&2; else rm -rf "$SCRATCH"; fi
 }
 trap cleanup EXIT
 

@@ -202,8 +202,88 @@ fn closure(krate: &str) -> Result<BTreeSet<String>> {
         .collect())
 }
 
-fn deps() -> Result<()> {
+/// The front ends: everything they depend on directly (normal, dev and build edges alike) that is
+/// a Cairn crate must be one of [`FRONT_END_MAY_USE`], and none may be an engine. A test of the
+/// CLI that wrote runs through `cairn-store` would pass the closure rules above (the CLI reaches
+/// the store through `cairn-app` anyway) and still break the layering; this catches it.
+const FRONT_ENDS: &[&str] = &["cairn-cli", "cairn-desktop"];
+const FRONT_END_MAY_USE: &[&str] = &["cairn-app", "cairn-core"];
+/// Crates that hold an engine (a database, a tensor library, an index) or wrap one.
+const ENGINES: &[&str] = &[
+    "duckdb",
+    "libduckdb-sys",
+    "candle-core",
+    "candle-nn",
+    "cudarc",
+    "tantivy",
+    "safetensors",
+];
+
+/// `cargo metadata --no-deps` of the workspace at `manifest` (reads manifests only; no network).
+fn metadata(manifest: &std::path::Path) -> Result<serde_json::Value> {
+    let out = cargo()
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .arg("--manifest-path")
+        .arg(manifest)
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata --manifest-path {} failed: {}",
+            manifest.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    serde_json::from_slice(&out.stdout).context("reading cargo metadata's JSON")
+}
+
+/// The direct edges of the front ends that break the rule of [`FRONT_ENDS`], each as a sentence.
+fn front_end_edges(metadata: &serde_json::Value) -> Vec<String> {
     let mut broken = Vec::new();
+    let packages = metadata["packages"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    for package in packages {
+        let name = package["name"].as_str().unwrap_or("");
+        if !FRONT_ENDS.contains(&name) {
+            continue;
+        }
+        let deps = package["dependencies"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        for dep in deps {
+            let dep_name = dep["name"].as_str().unwrap_or("");
+            let kind = match dep["kind"].as_str() {
+                Some("dev") => "dev-dependency",
+                Some("build") => "build-dependency",
+                _ => "dependency",
+            };
+            let cairn = dep_name.starts_with("cairn-") && !FRONT_END_MAY_USE.contains(&dep_name);
+            if cairn || ENGINES.contains(&dep_name) {
+                broken.push(format!(
+                    "{name} has {dep_name} as a {kind}; the front ends use {} only (go through cairn-app's API)",
+                    FRONT_END_MAY_USE.join(" and ")
+                ));
+            }
+        }
+    }
+    broken
+}
+
+fn deps() -> Result<()> {
+    let mut broken = front_end_edges(&metadata(&root().join("Cargo.toml"))?);
+    println!(
+        "{}: direct edges checked (dev and build included)",
+        FRONT_ENDS.join(", ")
+    );
     for (krate, forbidden) in RULES {
         let deps = closure(krate)?;
         for f in *forbidden {
@@ -222,4 +302,35 @@ fn deps() -> Result<()> {
         bail!("architecture invariants broken:\n  {}", broken.join("\n  "));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_workspace_keeps_its_front_ends_on_cairn_app() {
+        let broken = front_end_edges(&metadata(&root().join("Cargo.toml")).unwrap());
+        assert!(broken.is_empty(), "{broken:#?}");
+    }
+
+    /// A fixture workspace whose CLI dev-depends on the store and on DuckDB: both are named.
+    #[test]
+    fn an_engine_crate_among_the_clis_dev_dependencies_fails_the_check() {
+        let manifest = root().join("xtask/fixtures/engine-dev-dep/Cargo.toml");
+        let broken = front_end_edges(&metadata(&manifest).unwrap());
+        assert_eq!(broken.len(), 2, "{broken:#?}");
+        assert!(
+            broken[0].starts_with("cairn-cli has cairn-store as a dev-dependency"),
+            "{}",
+            broken[0]
+        );
+        assert!(
+            broken[1].starts_with("cairn-cli has duckdb as a dev-dependency"),
+            "{}",
+            broken[1]
+        );
+        // cairn-app, a normal dependency of the same fixture, is allowed.
+        assert!(broken.iter().all(|b| !b.contains("cairn-app as")));
+    }
 }

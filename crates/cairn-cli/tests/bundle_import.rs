@@ -4,8 +4,9 @@
 
 mod common;
 
-use cairn_bundle::{Manifest, ManifestEntry};
-use common::{cairn, cairn_env, json, listing, ok, sample};
+use common::{
+    cairn, cairn_env, json, listing, manifest_root_hash, ok, reseal, rezip, sample, unzip,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{Cursor, Write};
@@ -61,14 +62,6 @@ fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
     z.finish().unwrap().into_inner()
 }
 
-fn rezip(entries: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
-    let list: Vec<(&str, &[u8])> = entries
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_slice()))
-        .collect();
-    zip_of(&list)
-}
-
 /// Every local (`PK\3\4`) and central (`PK\1\2`) header of the entry named `name`:
 /// `(offset of the header, offset of the name)`.
 fn headers_of(bytes: &[u8], name: &str) -> Vec<(usize, usize, bool)> {
@@ -116,39 +109,7 @@ fn lie_in_local_header(bytes: &mut [u8], name: &str, size: u32) {
 
 /// The entries of a bundle file.
 fn entries_of(file: &Path) -> BTreeMap<String, Vec<u8>> {
-    let bytes = std::fs::read(file).unwrap();
-    let (entries, problems) = cairn_bundle::read_entries("b", &bytes).unwrap();
-    assert!(problems.is_empty());
-    entries
-}
-
-/// Rewrites the manifest of `entries` so that it lists `entries` as they are now (an
-/// unsigned forgery that verifies).
-fn reseal(entries: &mut BTreeMap<String, Vec<u8>>) {
-    let mut m: Manifest = serde_json::from_slice(&entries["manifest.json"]).unwrap();
-    entries.remove("manifest.sig");
-    m.entries = entries
-        .iter()
-        .filter(|(k, _)| k.as_str() != "manifest.json")
-        .map(|(k, v)| ManifestEntry {
-            path: k.clone(),
-            sha256: cairn_core::sha256_hex(v),
-            size: v.len() as u64,
-        })
-        .collect();
-    m.root_hash = root_hash(&m.entries);
-    entries.insert(
-        "manifest.json".into(),
-        serde_json::to_vec_pretty(&m).unwrap(),
-    );
-}
-
-fn root_hash(entries: &[ManifestEntry]) -> String {
-    let text: String = entries
-        .iter()
-        .map(|e| format!("{}  {}\n", e.sha256, e.path))
-        .collect();
-    cairn_core::sha256_hex(text.as_bytes())
+    unzip(&std::fs::read(file).unwrap())
 }
 
 fn run_fields(show: &Value) -> Value {
@@ -430,13 +391,12 @@ fn hostile_bundles_are_refused_and_nothing_is_written() {
     tampered.insert("run.json".into(), b"{\"id\": \"x\"}".to_vec());
     cases.push(("tampered", rezip(&tampered), "run.json"));
     let mut forged = entries.clone();
-    let mut m: Manifest = serde_json::from_slice(&forged["manifest.json"]).unwrap();
-    m.entries.push(ManifestEntry {
-        path: "../evil".into(),
-        sha256: cairn_core::sha256_hex(b"x"),
-        size: 1,
-    });
-    m.root_hash = root_hash(&m.entries);
+    let mut m: Value = serde_json::from_slice(&forged["manifest.json"]).unwrap();
+    let listed = m["entries"].as_array_mut().unwrap();
+    listed.push(
+        serde_json::json!({"path": "../evil", "sha256": cairn_core::sha256_hex(b"x"), "size": 1}),
+    );
+    m["root_hash"] = manifest_root_hash(listed).into();
     forged.insert(
         "manifest.json".into(),
         serde_json::to_vec_pretty(&m).unwrap(),

@@ -6,7 +6,6 @@ use common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 /// Imports a file from `sample-data/` into the workspace, checking that it succeeds.
 fn import_sample(ws: &Path, name: &str) -> Value {
@@ -196,10 +195,9 @@ fn sigkill_mid_training_leaves_a_killed_run() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
     import_sample(&ws, "breast_cancer.csv");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("--workspace")
-        .arg(&ws)
-        .args([
+    let mut child = spawn_cairn(
+        &ws,
+        &[
             "train",
             "--data",
             "breast_cancer",
@@ -209,11 +207,10 @@ fn sigkill_mid_training_leaves_a_killed_run() {
             "doomed",
             "--param",
             "epochs=1000000",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        ],
+        &[],
+        false,
+    );
     // Wait for the first epoch line on stderr: the run is recorded and metrics are flowing.
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     loop {
@@ -228,8 +225,7 @@ fn sigkill_mid_training_leaves_a_killed_run() {
     assert_eq!(busy[0]["name"], "doomed");
     assert_eq!(busy[0]["status"], "running");
 
-    child.kill().unwrap(); // SIGKILL on Unix
-    child.wait().unwrap();
+    kill_hard(&mut child);
     let runs = json(&cairn(&ws, &["runs", "list", "--json"]));
     let run = &runs.as_array().unwrap()[0];
     assert_eq!(run["name"], "doomed");

@@ -1,11 +1,10 @@
 //! `cairn runs compare` as a user runs it: real training runs on the bundled iris data, and a
-//! run with a million-point history written straight to the store.
+//! run with a million-point history recorded through the logging API (`cairn_app::LogSession`).
 
 mod common;
 use common::*;
 
-use cairn_core::{ParamValue, RunId, RunStatus};
-use cairn_store::{NewRun, Store};
+use cairn_app::{LogOptions, LogSession, ParamValue, RunStart, RunStatus};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -195,30 +194,31 @@ fn a_million_point_series_is_downsampled_to_two_thousand_points() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
     ok(&cairn(&ws, &["init"]));
-    let mut ids = Vec::new();
     {
-        let store = Store::open(&ws.join("cairn.duckdb")).unwrap();
+        let session = LogSession::open(
+            &ws,
+            LogOptions {
+                flush_every: 200_000,
+                ..LogOptions::default()
+            },
+        )
+        .unwrap();
         for (name, n) in [("million", 1_000_000u64), ("short", 50)] {
-            let id = RunId::new_v7();
-            store
-                .insert_run(&NewRun {
-                    id: id.clone(),
-                    model: "mlp".into(),
-                    seed: 1,
+            let run = session
+                .start(RunStart {
+                    name: Some(name.into()),
                     params: BTreeMap::from([("lr".into(), ParamValue::Float(0.1))]),
-                    ..NewRun::named(name)
+                    ..RunStart::default()
                 })
                 .unwrap();
-            let points: Vec<(&str, u64, f64)> = (0..n)
-                .map(|i| {
-                    let spike = if i == 777_777 { 100.0 } else { 0.0 };
-                    ("loss", i, 1.0 / (1.0 + i as f64) + spike)
-                })
-                .collect();
-            store.append_metrics(&id, &points).unwrap();
-            store.finish_run(&id, RunStatus::Finished, None).unwrap();
-            ids.push(id);
+            for i in 0..n {
+                let spike = if i == 777_777 { 100.0 } else { 0.0 };
+                run.metric("loss", 1.0 / (1.0 + i as f64) + spike, Some(i))
+                    .unwrap();
+            }
+            run.end(RunStatus::Finished, None).unwrap();
         }
+        session.close("test").unwrap();
     }
     let c = json(&cairn(
         &ws,
@@ -257,5 +257,4 @@ fn a_million_point_series_is_downsampled_to_two_thousand_points() {
         ),
         (Some(50), 50)
     );
-    assert_eq!(ids.len(), 2);
 }

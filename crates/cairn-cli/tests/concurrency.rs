@@ -8,7 +8,7 @@ use common::*;
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// The tests of this file time trainings; they take turns so that one's training does not
@@ -16,21 +16,6 @@ use std::time::{Duration, Instant};
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     TURN.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn spawn_cairn(ws: &Path, args: &[&str], envs: &[(&str, &str)]) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
-    cmd.arg("--workspace")
-        .arg(ws)
-        .args(args)
-        .env_remove("CAIRN_WORKSPACE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.spawn().expect("cairn starts")
 }
 
 fn finish(child: Child) -> Value {
@@ -151,7 +136,7 @@ fn a_long_training_locks_no_one_out_and_two_trainings_keep_every_point() {
         .collect();
 
     let started = Instant::now();
-    let mut long = spawn_cairn(&ws, &to_refs(&train_args("long", long_epochs)), &[]);
+    let mut long = spawn_cairn(&ws, &to_refs(&train_args("long", long_epochs)), &[], false);
     // Wait until the long run is recorded and training (its first epoch is written at once).
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -173,7 +158,12 @@ fn a_long_training_locks_no_one_out_and_two_trainings_keep_every_point() {
     }
 
     // A second training in another terminal, at the same time.
-    let short = spawn_cairn(&ws, &to_refs(&train_args("short", short_epochs)), &[]);
+    let short = spawn_cairn(
+        &ws,
+        &to_refs(&train_args("short", short_epochs)),
+        &[],
+        false,
+    );
 
     let mut waits = Vec::new();
     for round in 0..3 {
@@ -289,6 +279,7 @@ fn a_kill_between_the_last_metric_batch_and_the_outcome_leaves_a_killed_run() {
             "epochs=20",
         ],
         &[(cairn_app::FAILPOINT_VAR, point)],
+        false,
     );
     let marker = ws.join(format!("failpoint-{point}"));
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -297,8 +288,7 @@ fn a_kill_between_the_last_metric_batch_and_the_outcome_leaves_a_killed_run() {
         assert!(child.try_wait().unwrap().is_none(), "training ended early");
         std::thread::sleep(Duration::from_millis(20));
     }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    kill_hard(&mut child);
 
     let run = run_named(&ws, "paused");
     assert_eq!(run["status"], "killed", "{run}");
@@ -357,6 +347,7 @@ fn kills_at_random_moments_never_leave_a_finished_run_without_weights() {
                 "epochs=40",
             ],
             &[],
+            false,
         );
         // From half the run's length to 1.6 times it (process start included).
         let at = Duration::from_secs_f64(length * (0.5 + 1.1 * i as f64 / (trials - 1) as f64));

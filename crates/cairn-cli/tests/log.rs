@@ -7,21 +7,12 @@ use common::*;
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
 fn spawn_log(ws: &Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .arg("--workspace")
-        .arg(ws)
-        .arg("log")
-        .args(args)
-        .env_remove("CAIRN_WORKSPACE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cairn log starts")
+    let args: Vec<&str> = std::iter::once("log").chain(args.iter().copied()).collect();
+    spawn_cairn(ws, &args, &[], true)
 }
 
 /// Runs `cairn log ARGS` with `input` on stdin to the end.
@@ -81,8 +72,7 @@ fn sigkill_keeps_every_flushed_batch_and_the_run_is_found_killed() {
     // More points, below the count threshold: the kill may come before their flush.
     stdin.write_all(metric_lines(999, 1299).as_bytes()).unwrap();
     stdin.flush().unwrap();
-    child.kill().unwrap(); // SIGKILL on Unix
-    child.wait().unwrap();
+    kill_hard(&mut child);
 
     let shown = json(&cairn(&ws, &["runs", "show", "crash", "--json"]));
     assert_eq!(shown["status"], "killed");

@@ -17,14 +17,32 @@ class WorkspaceStore {
   ready = $state(false);
   /** Counts finished refreshes, so views holding their own data reload when it changes. */
   revision = $state(0);
+  /** A refresh asked for while one was loading: that one may have read too early, so one more follows. */
+  #again = false;
 
+  /**
+   * Reloads everything. A call while a load is in flight does not start a second one beside it but
+   * is not dropped either: the load in flight may have read the workspace before the change the
+   * caller knows of (a job that just ended), so exactly one more load follows it.
+   */
   async refresh(): Promise<void> {
-    if (this.loading) return;
+    if (this.loading) {
+      this.#again = true;
+      return;
+    }
     if (!this.available) {
       this.ready = true;
       return;
     }
     this.loading = true;
+    do {
+      this.#again = false;
+      await this.#load();
+    } while (this.#again);
+    this.loading = false;
+  }
+
+  async #load(): Promise<void> {
     const [info, datasets, runs] = await Promise.allSettled([workspaceInfo(), listDatasets(), listRuns()]);
     let error: AppError | null = null;
     if (info.status === 'fulfilled') this.info = info.value;
@@ -34,7 +52,6 @@ class WorkspaceStore {
     if (runs.status === 'fulfilled') this.runs = runs.value;
     else error ??= toAppError(runs.reason);
     this.error = error;
-    this.loading = false;
     this.ready = true;
     this.revision++;
   }
