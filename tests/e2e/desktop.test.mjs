@@ -1077,7 +1077,9 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
       await session.clickCss('[data-testid="all-runs"]');
       await session.waitForText('[data-testid="page-title"]', EN['runs.view.title']);
       assert.equal(await session.attr('[data-testid="nav-runs"]', 'aria-current'), 'page');
-      await session.waitFor('the total', 'return document.querySelector(\'[data-testid="runs-count"]\')?.dataset.total !== undefined;');
+      // The view shows the total it last had while it searches again (runs were added since it
+      // was last open): wait for the new answer.
+      await session.waitFor('the total', 'const c = document.querySelector(\'[data-testid="runs-count"]\'); return c?.dataset.total !== undefined && c.dataset.loading === "false";');
       assert.equal(await runsTotal(), workspaceRuns);
       const text = await session.textOf('[data-testid="runs-count"]');
       assert.ok(text.startsWith('1–') && text.includes(`of ${new Intl.NumberFormat('en').format(workspaceRuns)} runs`), text);
