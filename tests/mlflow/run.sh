@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The MLflow round trip (issue 5): record runs with the `cairn` binary, `cairn export mlflow`,
 # and read the export back with the real MLflow client (mlflow-skinny from PyPI), comparing
-# every param, tag, metric history point, status, time and artifact with `cairn runs show --json`.
+# every param, tag, metric history point, status, time and artifact with `cairn runs show --json`;
+# then the differential search test (search_mlflow.py): MLflow's search_runs and
+# `cairn runs search` on the same runs, query by query.
 #
 #   bash tests/mlflow/run.sh            # uses $CAIRN or the workspace's debug build
 #
@@ -98,3 +100,6 @@ if c export mlflow --out "$work/other" 2>/dev/null; then
     exit 1
 fi
 echo "MLflow round trip passed ($(( $(date +%s) - started ))s, venv ${venv_s}s)"
+
+# The query language against MLflow's search_runs on the same runs (docs/query-language.md).
+MLFLOW_ALLOW_FILE_STORE=true "$VENV/bin/python" tests/mlflow/search_mlflow.py --cairn "$CAIRN"

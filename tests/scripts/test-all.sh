@@ -32,7 +32,7 @@ cargo build --workspace --quiet
 step "Rust tests (unit, integration, CLI acceptance, generated bindings fresh)"
 cargo test --workspace --quiet
 
-step "MLflow round trip (cairn export mlflow read back by MlflowClient; docs/mlflow.md)"
+step "MLflow round trip (cairn export mlflow read back by MlflowClient; docs/mlflow.md) and search vs MLflow"
 bash tests/mlflow/run.sh
 
 step "ONNX interop (every model type: onnxruntime vs Candle within 1e-5; safetensors and zipfile open bundles)"

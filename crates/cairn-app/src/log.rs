@@ -99,6 +99,8 @@ pub struct RunStart {
     pub parent: Option<String>,
     /// The data the run used, `NAME`, `NAME@3`, `NAME@<hash prefix>`; recorded with its hash.
     pub dataset: Option<String>,
+    /// When the run started (RFC 3339); default: the moment of this call.
+    pub time: Option<String>,
 }
 
 /// An ended run and how much was recorded for it.
@@ -348,11 +350,18 @@ impl LogSession {
             parent_id: parent,
             status: RunStatus::Running,
         };
-        self.start_new(new)
+        self.start_at(new, start.time)
     }
 
     /// Starts a run described in full (training describes its model, target and environment).
     pub(crate) fn start_new(&self, new: NewRun) -> Result<RunLogger> {
+        self.start_at(new, None)
+    }
+
+    /// Starts a run that started at `time` (RFC 3339), or now: its start is the moment it was
+    /// asked for, not that of the write that records it.
+    fn start_at(&self, new: NewRun, time: Option<String>) -> Result<RunLogger> {
+        let started_at = time.unwrap_or_else(cairn_core::now_rfc3339);
         let inner = &self.inner;
         let (id, name) = (new.id.clone(), new.name.clone());
         let (params, tags) = (new.params.len(), new.tags.len());
@@ -368,7 +377,9 @@ impl LogSession {
         });
         {
             let mut st = inner.lock()?;
-            st.changes(&id).create = Some(new);
+            let changes = st.changes(&id);
+            changes.create = Some(new);
+            changes.times = Some((started_at, None));
             st.pending_events += 1 + params + tags;
             st.started.push((name.clone(), id.clone()));
             st.open.insert(
@@ -577,21 +588,35 @@ impl RunLogger {
             stored.push((name.to_string(), sha, bytes.len() as u64));
         }
         self.ended = true;
-        let outcome = self.inner.end_with(&self.id, status, error, |c, run| {
-            run.outcome.metrics += points.len() as u64;
-            run.outcome.artifacts += stored.len() as u64;
-            c.metrics.extend(points);
-            c.artifacts.extend(stored);
-        })?;
+        let outcome = self
+            .inner
+            .end_with(&self.id, status, error, None, |c, run| {
+                run.outcome.metrics += points.len() as u64;
+                run.outcome.artifacts += stored.len() as u64;
+                c.metrics.extend(points);
+                c.artifacts.extend(stored);
+            })?;
         self.inner.flush(false)?;
         Ok(outcome)
     }
 
     /// Ends the run (`Finished`, `Failed` or `Killed`; `error` says why). The end is written
     /// with the next flush; the outcome says what was recorded.
-    pub fn end(mut self, status: RunStatus, error: Option<&str>) -> Result<RunOutcome> {
+    pub fn end(self, status: RunStatus, error: Option<&str>) -> Result<RunOutcome> {
+        self.end_at(status, error, None)
+    }
+
+    /// Ends the run as [`RunLogger::end`] does, recording it as ended at `time` (RFC 3339)
+    /// instead of now.
+    pub fn end_at(
+        mut self,
+        status: RunStatus,
+        error: Option<&str>,
+        time: Option<String>,
+    ) -> Result<RunOutcome> {
         self.ended = true;
-        self.inner.end(&self.id, status, error.map(str::to_string))
+        self.inner
+            .end_with(&self.id, status, error.map(str::to_string), time, |_, _| {})
     }
 }
 
@@ -667,7 +692,7 @@ impl Inner {
     }
 
     fn end(&self, id: &RunId, status: RunStatus, error: Option<String>) -> Result<RunOutcome> {
-        self.end_with(id, status, error, |_, _| {})
+        self.end_with(id, status, error, None, |_, _| {})
     }
 
     /// Ends run `id`, applying `last` to its pending changes under the same lock, so nothing
@@ -677,8 +702,10 @@ impl Inner {
         id: &RunId,
         status: RunStatus,
         error: Option<String>,
+        time: Option<String>,
         last: impl FnOnce(&mut RunChanges, &mut OpenRun),
     ) -> Result<RunOutcome> {
+        let ended_at = time.unwrap_or_else(cairn_core::now_rfc3339);
         if !status.is_terminal() {
             return Err(AppError::invalid(format!(
                 "a run ends as finished, failed or killed, not {status}"
@@ -693,7 +720,9 @@ impl Inner {
             last(changes, &mut run);
             run.outcome.status = status.as_str().into();
             run.outcome.error = error.clone();
-            st.changes(id).end = Some((status, error));
+            let changes = st.changes(id);
+            changes.end = Some((status, error));
+            changes.ended_at = Some(ended_at);
             st.pending_events += 1;
             st.ending.push(run.outcome.clone());
             (run.outcome, run.sampler.take())

@@ -3,15 +3,18 @@
 //! number, the field (or column) and what to do; it never half-applies.
 //!
 //! ```text
-//! {"event":"start","name":"exp-1","params":{"lr":0.01},"tags":{"team":"risk"},"note":"…","parent":"…","dataset":"adult@2"}
+//! {"event":"start","name":"exp-1","params":{"lr":0.01},"tags":{"team":"risk"},"note":"…","parent":"…","dataset":"adult@2","time":1795428000000}
 //! {"event":"param","key":"lr","value":0.01}
 //! {"event":"metric","key":"loss","value":0.5,"step":3}
 //! {"event":"metrics","values":{"loss":0.5,"acc":0.9},"step":3}
 //! {"event":"tag","key":"team","value":"risk"}
 //! {"event":"note","text":"…"}
 //! {"event":"artifact","path":"model.onnx","name":"optional/path/in/run"}
-//! {"event":"end","status":"finished","error":"…"}
+//! {"event":"end","status":"finished","error":"…","time":"2026-11-23T10:00:30Z"}
 //! ```
+//!
+//! A run starts and ends when its `start` and `end` lines are read, or at their `time`
+//! (epoch milliseconds or RFC 3339), not when the batch holding them is written.
 
 use crate::log::{LogSession, RunLogger, RunStart};
 use crate::{AppError, ErrorCode};
@@ -53,6 +56,8 @@ pub enum LogEvent {
         note: String,
         parent: Option<String>,
         dataset: Option<String>,
+        /// When the run started (RFC 3339), if the line says.
+        time: Option<String>,
     },
     Param {
         key: String,
@@ -76,6 +81,8 @@ pub enum LogEvent {
     End {
         status: RunStatus,
         error: Option<String>,
+        /// When the run ended (RFC 3339), if the line says.
+        time: Option<String>,
     },
 }
 
@@ -222,6 +229,52 @@ pub fn param_value(field: &str, v: &Value) -> Checked<ParamValue> {
     }
 }
 
+/// Below this many epoch milliseconds (March 1973) a `time` is taken for seconds sent by mistake.
+const EARLIEST_MILLIS: f64 = 1e11;
+
+/// A `time` field: epoch milliseconds (as MLflow's clients send them) or RFC 3339 text, as the
+/// RFC 3339 UTC text runs record.
+fn time_value(v: &Value) -> Checked<String> {
+    let how = "epoch milliseconds (1795428000000) or RFC 3339 text (\"2026-11-23T10:00:00Z\")";
+    let ms = match v {
+        Value::Number(n) => {
+            let x = n.as_f64().unwrap_or(f64::NAN);
+            if !x.is_finite() || x.fract() != 0.0 || x < 0.0 {
+                return Err(format!(
+                    "field `time`: {n} is not a whole, non-negative number of milliseconds; send {how}"
+                ));
+            }
+            if x < EARLIEST_MILLIS {
+                return Err(format!(
+                    "field `time`: {n} is before 1973 in milliseconds (seconds? multiply by 1000); send {how}"
+                ));
+            }
+            x as i64
+        }
+        Value::String(t) => cairn_core::epoch_millis(t).ok_or_else(|| {
+            format!(
+                "field `time`: \"{}\" is not a time; send {how}",
+                t.escape_debug()
+            )
+        })?,
+        other => {
+            return Err(format!(
+                "field `time`: expected {how}, found {}",
+                describe(other)
+            ));
+        }
+    };
+    cairn_core::rfc3339_from_millis(ms)
+        .ok_or_else(|| format!("field `time`: {ms} is out of range; send {how}"))
+}
+
+fn opt_time(f: &Fields) -> Checked<Option<String>> {
+    match f.get("time") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => time_value(v).map(Some),
+    }
+}
+
 fn key_of(field: &str, what: &str, key: &str) -> Checked<String> {
     crate::log::check_key(what, key)
         .map(|()| key.to_string())
@@ -265,7 +318,9 @@ pub fn parse_line(text: &str) -> Checked<Option<LogEvent>> {
     let f = Fields { event, map };
     let ev = match event {
         "start" => {
-            f.only(&["name", "params", "tags", "note", "parent", "dataset"])?;
+            f.only(&[
+                "name", "params", "tags", "note", "parent", "dataset", "time",
+            ])?;
             let mut params = BTreeMap::new();
             match f.get("params") {
                 None | Some(Value::Null) => {}
@@ -311,6 +366,7 @@ pub fn parse_line(text: &str) -> Checked<Option<LogEvent>> {
                 note: f.opt_string("note")?.unwrap_or_default(),
                 parent: f.opt_string("parent")?,
                 dataset: f.opt_string("dataset")?,
+                time: opt_time(&f)?,
             }
         }
         "param" => {
@@ -388,7 +444,7 @@ pub fn parse_line(text: &str) -> Checked<Option<LogEvent>> {
             }
         }
         "end" => {
-            f.only(&["status", "error"])?;
+            f.only(&["status", "error", "time"])?;
             let status = match f.opt_string("status")? {
                 None => RunStatus::Finished,
                 Some(s) => match s.to_ascii_lowercase().as_str() {
@@ -406,6 +462,7 @@ pub fn parse_line(text: &str) -> Checked<Option<LogEvent>> {
             LogEvent::End {
                 status,
                 error: f.opt_string("error")?,
+                time: opt_time(&f)?,
             }
         }
         other => {
@@ -482,6 +539,7 @@ impl LogStream {
             note,
             parent,
             dataset,
+            time,
         } = event
         {
             if let Some((run, started)) = &self.run {
@@ -498,6 +556,7 @@ impl LogStream {
                 note,
                 parent,
                 dataset,
+                time,
             }) {
                 Ok(run) => {
                     self.run = Some((run, number));
@@ -533,9 +592,15 @@ impl LogStream {
                 .artifact(Path::new(&path), name.as_deref())
                 .map(|_| ())
                 .map_err(input),
-            LogEvent::End { status, error } => {
+            LogEvent::End {
+                status,
+                error,
+                time,
+            } => {
                 let (run, _) = self.run.take().expect("checked");
-                run.end(status, error.as_deref()).map(|_| ()).map_err(input)
+                run.end_at(status, error.as_deref(), time)
+                    .map(|_| ())
+                    .map_err(input)
             }
         }
     }

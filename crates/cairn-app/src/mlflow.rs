@@ -441,20 +441,15 @@ impl Workspace {
 
         // Tags: the run's own, then MLflow's and Cairn's system tags (which win).
         let mut tags: BTreeMap<String, String> = run.tags.clone();
-        let mut system: Vec<(&str, String)> = vec![
-            ("mlflow.runName", run.name.clone()),
+        // MLflow's system tags come from the run's fields the way search answers them.
+        let mut system: Vec<(&str, String)> = run.mlflow_system_tags();
+        system.extend([
             ("cairn.model", run.model.clone()),
             ("cairn.dataset", run.dataset.clone()),
             ("cairn.dataset_hash", run.dataset_hash.clone()),
             ("cairn.target", run.target.clone()),
             ("cairn.seed", run.seed.to_string()),
-        ];
-        if !run.note.is_empty() {
-            system.push(("mlflow.note.content", run.note.clone()));
-        }
-        if let Some(parent) = &run.parent_id {
-            system.push(("mlflow.parentRunId", parent.as_str().to_string()));
-        }
+        ]);
         if let Some(error) = &run.error {
             system.push(("cairn.error", error.clone()));
         }

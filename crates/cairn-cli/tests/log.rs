@@ -382,3 +382,103 @@ fn system_metrics_are_sampled_while_a_run_is_open() {
     let rss = shown["metrics"]["system/rss_mb"].as_f64().unwrap();
     assert!(rss > 0.0);
 }
+
+/// Now as epoch milliseconds.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn time_of(run: &Value, field: &str) -> i64 {
+    let text = run[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field}: {run}"));
+    cairn_core::epoch_millis(text).unwrap_or_else(|| panic!("{field}: {text}"))
+}
+
+#[test]
+fn runs_start_and_end_when_their_lines_arrive_or_at_their_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    // The workspace exists and the process is reading before the timed lines are sent (the
+    // 50 ms are counted from a line's arrival, not from the process's start).
+    log(
+        &ws,
+        &[],
+        b"{\"event\":\"start\",\"name\":\"first\"}\n{\"event\":\"end\"}\n",
+    );
+    let mut child = spawn_log(&ws, &[]);
+    let mut stdin = child.stdin.take().unwrap();
+    let mut send = |line: &str| -> i64 {
+        let at = now_ms();
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        at
+    };
+    send(r#"{"event":"start","name":"warm-up"}"#);
+    send(r#"{"event":"end"}"#);
+    std::thread::sleep(Duration::from_millis(1500));
+    // Two short runs within one second: each starts and ends when its line arrives.
+    let a_start = send(r#"{"event":"start","name":"a"}"#);
+    std::thread::sleep(Duration::from_millis(120));
+    let a_end = send(r#"{"event":"end"}"#);
+    std::thread::sleep(Duration::from_millis(120));
+    let b_start = send(r#"{"event":"start","name":"b"}"#);
+    std::thread::sleep(Duration::from_millis(120));
+    let b_end = send(r#"{"event":"end"}"#);
+    // A run replayed from a log: its own times, in either form.
+    send(r#"{"event":"start","name":"replayed","time":1795428000000}"#);
+    send(r#"{"event":"end","status":"killed","time":"2026-11-23T11:00:30.5+01:00"}"#);
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    for (name, start, end) in [("a", a_start, a_end), ("b", b_start, b_end)] {
+        let run = json(&cairn(&ws, &["runs", "show", name, "--json"]));
+        for (field, sent) in [("created_at", start), ("finished_at", end)] {
+            let got = time_of(&run, field);
+            assert!(
+                (sent - 2..=sent + 50).contains(&got),
+                "{name}.{field}: recorded {got}, line sent at {sent}"
+            );
+        }
+    }
+    let a = json(&cairn(&ws, &["runs", "show", "a", "--json"]));
+    let b = json(&cairn(&ws, &["runs", "show", "b", "--json"]));
+    assert!(time_of(&a, "finished_at") > time_of(&a, "created_at"));
+    assert!(time_of(&b, "created_at") > time_of(&a, "finished_at"));
+    let replayed = json(&cairn(&ws, &["runs", "show", "replayed", "--json"]));
+    assert_eq!(replayed["created_at"], "2026-11-23T10:00:00Z");
+    assert_eq!(replayed["finished_at"], "2026-11-23T10:00:30.5Z");
+    assert_eq!(replayed["status"], "killed");
+    // Search compares them as MLflow's clients do.
+    let found = json(&cairn(
+        &ws,
+        &["runs", "search", "start_time = 1795428000000", "--json"],
+    ));
+    assert_eq!(found["total"], 1, "{found}");
+
+    // A time that is not one is refused with the line and what to send.
+    let bad = log(
+        &ws,
+        &[],
+        b"{\"event\":\"start\",\"name\":\"c\",\"time\":1700000000}\n{\"event\":\"start\",\"name\":\"d\",\"time\":\"noon\"}\n{\"event\":\"start\",\"name\":\"e\",\"time\":true}\n",
+    );
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    for (line, what) in [
+        (1, "seconds? multiply by 1000"),
+        (2, "\"noon\" is not a time"),
+        (3, "expected epoch milliseconds"),
+    ] {
+        assert!(
+            stderr.contains(&format!("line {line}: field `time`: ")) && stderr.contains(what),
+            "{line}: {stderr}"
+        );
+    }
+}

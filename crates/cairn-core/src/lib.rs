@@ -29,10 +29,69 @@ pub use progress::{Progress, ProgressObserver, Step};
 pub use rng::SplitMix64;
 pub use run::{MetricPoint, MetricSummary, Run, RunId, RunStatus};
 
+/// A point in time as epoch milliseconds: RFC 3339 text (`2026-11-23T10:04:00Z`,
+/// `2026-11-23T10:04:00.250+01:00`) or a date (`2026-11-23`, midnight UTC). `None` for
+/// anything else.
+pub fn epoch_millis(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Some(t.as_millisecond());
+    }
+    // `YYYY-MM-DD` only: jiff would also read a date-time without an offset as its date.
+    if text.len() != 10 {
+        return None;
+    }
+    let date = text.parse::<jiff::civil::Date>().ok()?;
+    date.to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp().as_millisecond())
+}
+
+/// Epoch milliseconds as the RFC 3339 UTC text runs record (`2026-11-23T10:00:00.25Z`);
+/// `None` outside the years -9999..=9999.
+pub fn rfc3339_from_millis(ms: i64) -> Option<String> {
+    jiff::Timestamp::from_millisecond(ms)
+        .ok()
+        .map(|t| t.to_string())
+}
+
 /// The current time as an RFC 3339 UTC string with millisecond precision.
 pub fn now_rfc3339() -> String {
     jiff::Timestamp::now()
         .round(jiff::Unit::Millisecond)
         .map(|t| t.to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn epoch_millis_reads_rfc3339_and_dates() {
+        let cases: &[(&str, Option<i64>)] = &[
+            ("2026-11-23T10:00:00Z", Some(1_795_428_000_000)),
+            ("2026-11-23T10:00:00.250Z", Some(1_795_428_000_250)),
+            ("2026-11-23T11:00:00+01:00", Some(1_795_428_000_000)),
+            ("2026-11-23", Some(1_795_392_000_000)),
+            ("1970-01-01T00:00:00Z", Some(0)),
+            ("yesterday", None),
+            ("1795428000000", None),
+            ("2026-11-23T10:00:00", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(super::epoch_millis(text), *want, "{text}");
+        }
+    }
+
+    #[test]
+    fn millis_round_trip_through_rfc3339() {
+        for ms in [0, 1_795_428_000_250, 1_795_428_000_000, -1] {
+            let text = super::rfc3339_from_millis(ms).unwrap();
+            assert_eq!(super::epoch_millis(&text), Some(ms), "{text}");
+        }
+        assert_eq!(
+            super::rfc3339_from_millis(1_795_428_000_250).as_deref(),
+            Some("2026-11-23T10:00:00.25Z")
+        );
+        assert_eq!(super::rfc3339_from_millis(i64::MAX), None);
+    }
 }

@@ -118,6 +118,23 @@ pub struct Run {
     pub parent_id: Option<RunId>,
 }
 
+impl Run {
+    /// MLflow's system tags that Cairn answers from the run's own fields, as an MLflow run
+    /// would carry them: `mlflow.runName` (the name), `mlflow.note.content` (the note, when
+    /// there is one) and `mlflow.parentRunId` (the parent, when there is one). Cairn records
+    /// no user or source, so `mlflow.user` and `mlflow.source.name` are not among them.
+    pub fn mlflow_system_tags(&self) -> Vec<(&'static str, String)> {
+        let mut tags = vec![("mlflow.runName", self.name.clone())];
+        if !self.note.is_empty() {
+            tags.push(("mlflow.note.content", self.note.clone()));
+        }
+        if let Some(parent) = &self.parent_id {
+            tags.push(("mlflow.parentRunId", parent.as_str().to_string()));
+        }
+        tags
+    }
+}
+
 /// A metric's whole history in six numbers, for search (`max(metrics.val_acc) > 0.9`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MetricSummary {

@@ -38,13 +38,61 @@ pub const DATASET_KEYS: &[&str] = &["name", "version", "hash"];
 fn attribute(name: &str) -> Option<&'static str> {
     let canonical = match name.to_ascii_lowercase().as_str() {
         "run_id" | "run_uuid" => "id",
-        "run_name" => "name",
-        "start_time" => "created_at",
+        "run_name" | "run name" => "name",
+        "start_time" | "created" => "created_at",
         "end_time" => "finished_at",
         "parent_run_id" => "parent_id",
         other => return ATTRIBUTES.iter().find(|a| **a == other).copied(),
     };
     Some(canonical)
+}
+
+/// The type of the values a key holds, which decides what it may be compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyType {
+    /// Metrics, `attributes.seed`, `datasets.version`.
+    Number,
+    /// Tags and the other attributes and data set keys.
+    Text,
+    /// `attributes.created_at` and `finished_at`: RFC 3339 text, compared as instants.
+    Time,
+    /// Params: a number in one run, text in another.
+    Mixed,
+}
+
+fn key_type(key: &Key) -> Result<KeyType, SearchError> {
+    Ok(match key.namespace {
+        Namespace::Metric => KeyType::Number,
+        Namespace::Param => KeyType::Mixed,
+        Namespace::Tag => KeyType::Text,
+        Namespace::Attribute | Namespace::Dataset => {
+            match column_name(key)?.rsplit('.').next().unwrap_or_default() {
+                "seed" | "version" => KeyType::Number,
+                "created_at" | "finished_at" => KeyType::Time,
+                _ => KeyType::Text,
+            }
+        }
+    })
+}
+
+/// The column of a time attribute's epoch milliseconds (the attribute's own column holds
+/// its RFC 3339 text).
+fn millis_column(key: &Key) -> Result<Option<String>, SearchError> {
+    Ok(match key_type(key)? {
+        KeyType::Time => Some(format!("{}{MILLIS_SUFFIX}", column_name(key)?)),
+        _ => None,
+    })
+}
+
+/// Appended to a time attribute's name for its epoch-milliseconds column (`created_at_ms`).
+pub(crate) const MILLIS_SUFFIX: &str = "_ms";
+
+/// The column to sort a key by: a time's milliseconds, else the key's own column.
+fn sort_column(key: &Key) -> Result<String, SearchError> {
+    match millis_column(key)? {
+        Some(c) => Ok(c),
+        None => column_name(key),
+    }
 }
 
 /// The fast-field column name of a key: `param.lr`, `m_max.val_acc`, with dots and backslashes
@@ -66,9 +114,11 @@ pub(crate) fn column_name(key: &Key) -> Result<String, SearchError> {
     let name = match key.namespace {
         Namespace::Attribute => attribute(&key.name).ok_or_else(|| {
             SearchError::semantic(format!(
-                "there is no attribute `{}`; attributes are {}",
-                key.name,
-                ATTRIBUTES.join(", ")
+                "there is no attribute `{name}`; attributes are {} (a name before an operator, \
+                 without a prefix, is an attribute: write metrics.{name}, params.{name} or \
+                 tags.{name} for those)",
+                ATTRIBUTES.join(", "),
+                name = key.name,
             ))
         })?,
         Namespace::Dataset => DATASET_KEYS
@@ -144,32 +194,77 @@ fn normalise(key: &Key, text: &str) -> String {
     }
 }
 
-fn literal_text(key: &Key, lit: &Literal) -> Option<String> {
+fn show_literal(lit: &Literal) -> String {
     match lit {
-        Literal::Number(_) => None,
-        Literal::Text(t) => Some(normalise(key, t)),
-        Literal::Bool(b) => Some(b.to_string()),
+        Literal::Text(t) => format!("'{t}'"),
+        Literal::Bool(b) => b.to_string(),
+        Literal::Number(n) => n.to_string(),
     }
 }
 
+/// The text a literal matches, if any; a number against a key that only holds text is an
+/// error (it could never match).
+fn literal_text(key: &Key, lit: &Literal) -> Result<Option<String>, SearchError> {
+    Ok(match lit {
+        Literal::Number(n) => {
+            if key_type(key)? == KeyType::Text {
+                return Err(SearchError::semantic(format!(
+                    "{} is text; quote the value: {} = '{n}'",
+                    display_key(key),
+                    display_key(key)
+                )));
+            }
+            None
+        }
+        Literal::Text(t) => Some(normalise(key, t)),
+        Literal::Bool(b) => Some(b.to_string()),
+    })
+}
+
+/// The number a literal matches, if any; text that is not a number against a key that only
+/// holds numbers is an error (it could never match). A time attribute takes epoch
+/// milliseconds (a number, quoted or not) or RFC 3339 text, and nothing else.
 fn literal_number(key: &Key, lit: &Literal) -> Result<Option<f64>, SearchError> {
+    let kind = key_type(key)?;
     let n = match lit {
         Literal::Number(n) => Some(*n),
-        Literal::Text(t) => numeric_text(t),
+        Literal::Text(t) => numeric_text(t).or_else(|| {
+            (kind == KeyType::Time)
+                .then(|| cairn_core::epoch_millis(t).map(|ms| ms as f64))
+                .flatten()
+        }),
         Literal::Bool(_) => None,
     };
-    if n.is_none() && key.namespace == Namespace::Metric {
-        return Err(SearchError::semantic(format!(
-            "{} is a number; compare it with a number, not {}",
-            display_key(key),
-            match lit {
-                Literal::Text(t) => format!("'{t}'"),
-                Literal::Bool(b) => b.to_string(),
-                Literal::Number(n) => n.to_string(),
+    if n.is_none() {
+        match kind {
+            KeyType::Number => {
+                return Err(SearchError::semantic(format!(
+                    "{} is a number; compare it with a number, not {}",
+                    display_key(key),
+                    show_literal(lit)
+                )));
             }
-        )));
+            KeyType::Time => {
+                return Err(SearchError::semantic(format!(
+                    "{} is a time; compare it with epoch milliseconds (1795428000000) or RFC \
+                     3339 text ('2026-11-23T10:00:00Z', or a date '2026-11-23'), not {}",
+                    display_key(key),
+                    show_literal(lit)
+                )));
+            }
+            KeyType::Text | KeyType::Mixed => {}
+        }
     }
     Ok(n)
+}
+
+/// A condition's column and the text literals it matches: a time attribute compares by its
+/// milliseconds only, every other key by its own column and both types.
+fn typed_column(key: &Key) -> Result<(String, bool), SearchError> {
+    Ok(match millis_column(key)? {
+        Some(ms) => (ms, false),
+        None => (column_name(key)?, true),
+    })
 }
 
 impl Condition {
@@ -180,12 +275,17 @@ impl Condition {
         } else {
             op
         };
+        let (column, by_text) = typed_column(key)?;
         let num = literal_number(key, value)?
             .map(|n| -> NumTest { Arc::new(move |v: f64| compare(&v, eq_op, &n)) });
-        let text = literal_text(key, value)
-            .map(|t| -> StrTest { Arc::new(move |v: &str| compare(v, eq_op, t.as_str())) });
+        let text = if by_text {
+            literal_text(key, value)?
+                .map(|t| -> StrTest { Arc::new(move |v: &str| compare(v, eq_op, t.as_str())) })
+        } else {
+            None
+        };
         let cond = Condition {
-            column: column_name(key)?,
+            column,
             num,
             text,
             when_missing: false,
@@ -198,14 +298,17 @@ impl Condition {
     }
 
     fn one_of(key: &Key, values: &[Literal], negated: bool) -> Result<Condition, SearchError> {
+        let (column, by_text) = typed_column(key)?;
         let mut nums = Vec::new();
         let mut texts = Vec::new();
         for v in values {
             nums.extend(literal_number(key, v)?);
-            texts.extend(literal_text(key, v));
+            if by_text {
+                texts.extend(literal_text(key, v)?);
+            }
         }
         let cond = Condition {
-            column: column_name(key)?,
+            column,
             num: Some(Arc::new(move |v: f64| nums.contains(&v))),
             text: Some(Arc::new(move |v: &str| texts.iter().any(|t| t == v))),
             when_missing: false,
@@ -219,6 +322,12 @@ impl Condition {
         case_insensitive: bool,
         negated: bool,
     ) -> Result<Condition, SearchError> {
+        if key_type(key)? == KeyType::Number {
+            return Err(SearchError::semantic(format!(
+                "{} is a number and LIKE matches text; compare it with =, <, <=, >, >= or IN",
+                display_key(key)
+            )));
+        }
         let pattern = normalise(key, pattern);
         let matcher = LikePattern::new(&pattern, case_insensitive);
         let cond = Condition {
@@ -496,7 +605,7 @@ impl SortPlan {
     pub(crate) fn new(order_by: &[OrderKey], by_score: bool) -> Result<SortPlan, SearchError> {
         let keys = order_by
             .iter()
-            .map(|o| Ok((column_name(&o.key)?, o.descending)))
+            .map(|o| Ok((sort_column(&o.key)?, o.descending)))
             .collect::<Result<_, SearchError>>()?;
         Ok(SortPlan { keys, by_score })
     }
@@ -505,7 +614,7 @@ impl SortPlan {
 /// One matching run: where its sort values are, its score and creation order.
 struct Candidate {
     score: Score,
-    /// The run's creation order (ids are UUIDv7: time first).
+    /// The run's start in epoch milliseconds (`created_key`): newest first breaks ties.
     created: u64,
     address: DocAddress,
     /// Index of its first sort value in its segment's `values`.

@@ -17,7 +17,7 @@ pub mod query;
 mod stored;
 
 use cairn_core::query::Query;
-use cairn_core::{MetricSummary, ParamValue, Run, RunId};
+use cairn_core::{MetricSummary, ParamValue, Run};
 pub use engine::{ATTRIBUTES, DATASET_KEYS};
 pub use query::{QueryError, parse as parse_query};
 use std::collections::BTreeMap;
@@ -106,7 +106,7 @@ pub struct SearchIndex {
 const WRITER_HEAP: usize = 50_000_000;
 
 /// Bumped whenever the document layout changes; an index of another layout is rebuilt.
-const LAYOUT: u32 = 3;
+const LAYOUT: u32 = 4;
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
@@ -136,9 +136,15 @@ fn schema() -> (Schema, Fields) {
 
 /// Sort key for "newest first": the first 16 hex digits of a UUIDv7 id (its millisecond
 /// timestamp and sequence).
-fn created_key(id: &RunId) -> u64 {
-    let s = id.as_str();
-    u64::from_str_radix(&s[..s.len().min(16)], 16).unwrap_or(0)
+/// The key "newest first" sorts by, and every ordering's tie-break (as MLflow's, which breaks
+/// ties by start time, newest first): the run's start time in epoch milliseconds, which is the
+/// time its client gave, or else the time in its id (UUIDv7: milliseconds first).
+fn created_key(run: &Run) -> u64 {
+    if let Some(ms) = cairn_core::epoch_millis(&run.created_at) {
+        return ms.max(0) as u64;
+    }
+    let s = run.id.as_str();
+    u64::from_str_radix(&s[..s.len().min(12)], 16).unwrap_or(0)
 }
 
 fn number(v: f64) -> Option<OwnedValue> {
@@ -278,7 +284,7 @@ impl SearchIndex {
         let run = &doc.run;
         let mut out = TantivyDocument::default();
         out.add_text(f.id, run.id.as_str());
-        out.add_u64(f.created, created_key(&run.id));
+        out.add_u64(f.created, created_key(run));
         out.add_text(f.stored, stored::encode(run));
 
         let mut attr: BTreeMap<String, OwnedValue> = [
@@ -305,6 +311,20 @@ impl SearchIndex {
                 attr.insert(k.into(), text(v));
             }
         }
+        // Times also as epoch milliseconds, which MLflow's clients compare them with and
+        // which sort in time order whatever the text's precision.
+        let times = [
+            ("created_at", Some(run.created_at.as_str())),
+            ("finished_at", run.finished_at.as_deref()),
+        ];
+        for (k, v) in times {
+            if let Some(ms) = v.and_then(cairn_core::epoch_millis) {
+                attr.insert(
+                    format!("{k}{}", engine::MILLIS_SUFFIX),
+                    OwnedValue::F64(ms as f64),
+                );
+            }
+        }
         out.add_object(f.attr, attr);
 
         if let Some((name, version)) = run.dataset.rsplit_once('@') {
@@ -324,10 +344,14 @@ impl SearchIndex {
                 .filter_map(|(k, v)| Some((k.clone(), param_value(v)?)))
                 .collect(),
         );
-        out.add_object(
-            f.tag,
-            run.tags.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
-        );
+        // The run's tags, then MLflow's system tags from its own fields (which win, as in
+        // the MLflow export).
+        let mut tags: BTreeMap<String, OwnedValue> =
+            run.tags.iter().map(|(k, v)| (k.clone(), text(v))).collect();
+        for (k, v) in run.mlflow_system_tags() {
+            tags.insert(k.to_string(), text(&v));
+        }
+        out.add_object(f.tag, tags);
         let pick: [fn(&MetricSummary) -> f64; 5] =
             [|m| m.last, |m| m.first, |m| m.min, |m| m.max, |m| m.mean];
         for (field, get) in f.metric.iter().zip(pick) {
@@ -360,7 +384,7 @@ impl SearchIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cairn_core::RunStatus;
+    use cairn_core::{RunId, RunStatus};
 
     struct Fixture {
         idx: SearchIndex,
@@ -473,7 +497,9 @@ mod tests {
                 tags,
                 metrics: metrics.iter().map(|(k, m)| (k.clone(), m.last)).collect(),
                 created_at: format!("2026-11-23T10:0{i}:00Z"),
-                finished_at: None,
+                // Each run but the running one ended 30 s after it started.
+                finished_at: (status != RunStatus::Running)
+                    .then(|| format!("2026-11-23T10:0{i}:30Z")),
                 error: None,
                 environment: serde_json::json!({"os": "linux"}),
                 note: if i == 2 {
@@ -510,6 +536,17 @@ mod tests {
             let mut n = self.names(q);
             n.sort();
             n
+        }
+
+        /// The error of a query that fails to parse or to run.
+        fn fails(&self, q: &str) -> String {
+            match parse_query(q) {
+                Err(e) => e.to_string(),
+                Ok(query) => match self.idx.search(&query, 10, 0) {
+                    Err(e) => e.to_string(),
+                    Ok(found) => panic!("{q}: expected an error, found {} runs", found.total),
+                },
+            }
         }
 
         fn error(&self, q: &str) -> String {
@@ -767,6 +804,206 @@ mod tests {
             page.runs[0].note,
             "Diverged after the warm-up; try gradient clipping"
         );
+    }
+
+    // The expected answers below are MLflow 3.17's for the same six runs logged to an MLflow
+    // file store (start 10:0i:00 UTC, end 30 s later but for the running r5).
+    const R0_START_MS: i64 = 1_795_428_000_000;
+
+    #[test]
+    fn mlflow_backticked_entity_types() {
+        let f = fixture();
+        assert_eq!(
+            f.set("`metric`.val_acc >= 0.8"),
+            sorted(&["baseline-logreg", "wide-sweep"])
+        );
+        assert_eq!(
+            f.set("`metrics`.`val_acc` < 0.5"),
+            sorted(&["deep mlp", "r5"])
+        );
+        assert_eq!(f.set("`params`.optimizer = 'adamw'"), sorted(&["auto-lr"]));
+        assert_eq!(f.set("`tags`.team = 'Risk'"), sorted(&["tiny"]));
+        assert_eq!(
+            f.set("`attributes`.status = 'FINISHED'"),
+            sorted(&["baseline-logreg", "wide-sweep", "auto-lr"])
+        );
+    }
+
+    #[test]
+    fn mlflow_attribute_spellings_and_bare_names() {
+        let f = fixture();
+        for q in [
+            "attributes.`Run name` = 'tiny'",
+            "attributes.`run name` = 'tiny'",
+            "`run name` = 'tiny'",
+            "`Run Name` = 'tiny'",
+            "run_name = 'tiny'",
+            "attribute.run_name = 'tiny'",
+            "attr.run_name = 'tiny'",
+            "tags.mlflow.runName = 'tiny'",
+            "tags.`mlflow.runName` = 'tiny'",
+        ] {
+            assert_eq!(f.set(q), sorted(&["tiny"]), "{q}");
+        }
+        let r1 = format!("{:016x}{:016x}", 0x0190_0000_0000_0001u64, 1);
+        assert_eq!(
+            f.set(&format!("run_name = 'r5' AND run_id IN ('{r1}', 'x')")),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            f.set(&format!("run_id IN ('{r1}') OR run_name LIKE 'ti%'")),
+            sorted(&["wide-sweep", "tiny"])
+        );
+        assert_eq!(f.set("status != 'FINISHED' AND model = 'mlp'").len(), 3);
+        // A bare word before an operator is an attribute; anywhere else it is free text.
+        assert_eq!(f.set("clipping"), sorted(&["deep mlp"]));
+        assert_eq!(f.set("clipping status = 'FAILED'"), sorted(&["deep mlp"]));
+        let e = f.fails("lr > 0.1");
+        assert!(
+            e.contains("no attribute `lr`") && e.contains("params.lr"),
+            "{e}"
+        );
+        // After ORDER BY every name is a key.
+        assert_eq!(
+            f.names("ORDER BY run_name ASC"),
+            [
+                "auto-lr",
+                "baseline-logreg",
+                "deep mlp",
+                "r5",
+                "tiny",
+                "wide-sweep"
+            ]
+        );
+        // MLflow's system tags answer from the run's own fields.
+        assert_eq!(
+            f.set(&format!("tags.mlflow.parentRunId = '{r1}'")),
+            sorted(&["r5"])
+        );
+        assert_eq!(
+            f.set("tags.`mlflow.note.content` LIKE '%clipping%'"),
+            sorted(&["deep mlp"])
+        );
+    }
+
+    #[test]
+    fn mlflow_times_compare_as_epoch_milliseconds() {
+        let f = fixture();
+        let cases: Vec<(String, Vec<String>)> = vec![
+            (
+                format!("created >= {}", R0_START_MS + 240_000),
+                sorted(&["auto-lr", "r5"]),
+            ),
+            (
+                format!("Created < {}", R0_START_MS + 120_000),
+                sorted(&["baseline-logreg", "wide-sweep"]),
+            ),
+            (
+                format!("attributes.start_time = {}", R0_START_MS + 120_000),
+                sorted(&["deep mlp"]),
+            ),
+            (
+                format!("end_time <= {}", R0_START_MS + 90_000),
+                sorted(&["baseline-logreg", "wide-sweep"]),
+            ),
+            (
+                "end_time > 0".into(),
+                sorted(&[
+                    "baseline-logreg",
+                    "wide-sweep",
+                    "deep mlp",
+                    "tiny",
+                    "auto-lr",
+                ]),
+            ),
+            // Cairn's own spellings: RFC 3339 text and dates.
+            (
+                "attributes.created_at >= '2026-11-23T10:04:00Z'".into(),
+                sorted(&["auto-lr", "r5"]),
+            ),
+            (
+                "created_at < '2026-11-23T11:01:00+01:00'".into(),
+                sorted(&["baseline-logreg"]),
+            ),
+            ("start_time < '2026-11-23'".into(), vec![]),
+            (
+                format!("start_time IN ({}, {})", R0_START_MS, R0_START_MS + 300_000),
+                sorted(&["baseline-logreg", "r5"]),
+            ),
+        ];
+        for (q, want) in cases {
+            assert_eq!(f.set(&q), want, "{q}");
+        }
+        assert_eq!(
+            f.names("ORDER BY start_time DESC"),
+            [
+                "r5",
+                "auto-lr",
+                "tiny",
+                "deep mlp",
+                "wide-sweep",
+                "baseline-logreg"
+            ]
+        );
+        // A run without an end sorts last, as in MLflow.
+        assert_eq!(
+            f.names("ORDER BY end_time DESC"),
+            [
+                "auto-lr",
+                "tiny",
+                "deep mlp",
+                "wide-sweep",
+                "baseline-logreg",
+                "r5"
+            ]
+        );
+        assert_eq!(
+            f.names("ORDER BY attributes.`end_time` ASC"),
+            [
+                "baseline-logreg",
+                "wide-sweep",
+                "deep mlp",
+                "tiny",
+                "auto-lr",
+                "r5"
+            ]
+        );
+    }
+
+    #[test]
+    fn type_mismatches_are_errors_naming_the_column() {
+        let f = fixture();
+        let cases = [
+            (
+                "start_time > 'yesterday'",
+                "attributes.start_time is a time",
+            ),
+            ("end_time = true", "attributes.end_time is a time"),
+            ("tags.team = 2024", "tags.team is text; quote the value"),
+            ("attributes.status = 1", "attributes.status is text"),
+            ("metrics.val_acc = 'high'", "metrics.val_acc is a number"),
+            (
+                "metrics.val_acc LIKE '0.9%'",
+                "metrics.val_acc is a number and LIKE",
+            ),
+            (
+                "attributes.seed LIKE '4%'",
+                "attributes.seed is a number and LIKE",
+            ),
+            ("datasets.version = 'one'", "datasets.version is a number"),
+        ];
+        for (q, want) in cases {
+            let e = f.fails(q);
+            assert!(e.contains(want), "{q}: {e}");
+        }
+        // A param is a number in one run and text in another: both readings stay open, and
+        // `!=` returns the runs of the other type too (as MLflow, which compares text).
+        assert_eq!(f.set("params.lr != '0.01'").len(), 5);
+        assert!(
+            f.set("params.lr != '0.01'")
+                .contains(&"auto-lr".to_string())
+        );
+        assert_eq!(f.set("params.lr = 'fast'"), Vec::<String>::new());
     }
 
     #[test]

@@ -226,6 +226,14 @@ fn aggregate(word: &str) -> Option<Aggregate> {
     })
 }
 
+/// Where a key is read: in a filter a bare name is a key only before an operator (else it is
+/// a free-text word); after ORDER BY every name is a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyPosition {
+    Filter,
+    OrderBy,
+}
+
 struct Parser {
     toks: Vec<(Tok, usize)>,
     pos: usize,
@@ -293,7 +301,7 @@ impl Parser {
                 return self.error("expected BY after ORDER".into());
             }
             loop {
-                let key = self.key()?.ok_or(()).or_else(|()| {
+                let key = self.key(KeyPosition::OrderBy)?.ok_or(()).or_else(|()| {
                     self.error(format!(
                         "expected a key to order by (e.g. metrics.accuracy, params.lr, attributes.created_at), found {}",
                         describe(self.peek())
@@ -392,15 +400,25 @@ impl Parser {
         }
     }
 
-    /// A key, if the tokens here start one: `ns.name`, ``ns.`name` ``, `agg(metrics.name)`.
-    fn key(&mut self) -> Result<Option<Key>, QueryError> {
+    /// Whether the token `k` places ahead starts an operator: a comparison, `IN`, `LIKE`,
+    /// `ILIKE`, `IS`, or `NOT` before `IN`/`LIKE`/`ILIKE`.
+    fn operator_follows(&self, k: usize) -> bool {
+        let kw = |t: Option<&Tok>, words: &[&str]| matches!(t, Some(Tok::Word(w)) if words.iter().any(|k| w.eq_ignore_ascii_case(k)));
+        matches!(self.peek_at(k), Some(Tok::Op(_)))
+            || kw(self.peek_at(k), &["IN", "LIKE", "ILIKE", "IS"])
+            || (kw(self.peek_at(k), &["NOT"]) && kw(self.peek_at(k + 1), &["IN", "LIKE", "ILIKE"]))
+    }
+
+    /// A key, if the tokens here start one: `ns.name`, ``ns.`name` ``, `agg(metrics.name)`,
+    /// or a bare attribute name (before an operator, or anywhere in ORDER BY).
+    fn key(&mut self, position: KeyPosition) -> Result<Option<Key>, QueryError> {
         if let Some(Tok::Word(w)) = self.peek().cloned()
             && let Some(agg) = aggregate(&w)
             && self.peek_at(1) == Some(&Tok::LParen)
         {
             let agg_col = self.column();
             self.pos += 2;
-            let Some(mut key) = self.key()? else {
+            let Some(mut key) = self.key(KeyPosition::Filter)? else {
                 return self.error(format!(
                     "expected a metric inside {w}(…), e.g. {w}(metrics.val_accuracy), found {}",
                     describe(self.peek())
@@ -417,15 +435,40 @@ impl Parser {
             self.expect(Tok::RParen, "`)` after the metric")?;
             return Ok(Some(key));
         }
-        let Some(Tok::Word(w)) = self.peek() else {
-            return Ok(None);
+        // MLflow's bare attribute names: `run_name = 'x'`, `` `Run name` = 'x' ``, and in
+        // ORDER BY `start_time DESC`.
+        let bare = |p: &Parser| match p.peek() {
+            Some(Tok::Word(w))
+                if !["AND", "OR", "NOT"]
+                    .iter()
+                    .any(|k| w.eq_ignore_ascii_case(k)) =>
+            {
+                Some(w.clone())
+            }
+            Some(Tok::Backtick(w) | Tok::Double(w)) => Some(w.clone()),
+            _ => None,
         };
-        let Some(ns) = namespace(w) else {
-            return Ok(None);
+        // The namespace may be backticked, as MLflow allows: `` `metrics`.acc ``.
+        let ns = match self.peek() {
+            Some(Tok::Word(w) | Tok::Backtick(w)) if self.peek_at(1) == Some(&Tok::Dot) => {
+                namespace(w)
+            }
+            _ => None,
         };
-        if self.peek_at(1) != Some(&Tok::Dot) {
-            return Ok(None);
-        }
+        let Some(ns) = ns else {
+            let Some(name) = bare(self) else {
+                return Ok(None);
+            };
+            if !(position == KeyPosition::OrderBy || self.operator_follows(1)) {
+                return Ok(None);
+            }
+            self.pos += 1;
+            return Ok(Some(Key {
+                namespace: Namespace::Attribute,
+                name,
+                aggregate: None,
+            }));
+        };
         self.pos += 2;
         let name = match self.peek() {
             Some(Tok::Word(n) | Tok::Backtick(n) | Tok::Double(n)) => n.clone(),
@@ -489,7 +532,7 @@ impl Parser {
     }
 
     fn term(&mut self) -> Result<Expr, QueryError> {
-        let Some(key) = self.key()? else {
+        let Some(key) = self.key(KeyPosition::Filter)? else {
             // Free text.
             let text = match self.peek() {
                 Some(Tok::Word(w)) => w.clone(),

@@ -83,9 +83,11 @@ pub struct RunChanges {
     pub end: Option<(RunStatus, Option<String>)>,
     /// Stamp `heartbeat_at` with the time of the write (the owner is alive).
     pub heartbeat: bool,
-    /// For a new run that already happened elsewhere (seeding, imports): its `created_at` and
-    /// `finished_at` instead of the time of the write.
+    /// For a new run: its `created_at` (and, for one that already happened elsewhere —
+    /// seeding, imports — its `finished_at`) instead of the time of the write.
     pub times: Option<(String, Option<String>)>,
+    /// With `end`: when the run ended (RFC 3339), instead of the time of the write.
+    pub ended_at: Option<String>,
 }
 
 impl RunChanges {
@@ -101,6 +103,7 @@ impl RunChanges {
             end: None,
             heartbeat: false,
             times: None,
+            ended_at: None,
         }
     }
 
@@ -130,6 +133,10 @@ impl RunChanges {
         self.artifacts.extend(later.artifacts);
         if later.end.is_some() {
             self.end = later.end;
+            self.ended_at = later.ended_at;
+        }
+        if self.times.is_none() {
+            self.times = later.times;
         }
         self.heartbeat |= later.heartbeat;
     }
@@ -578,7 +585,11 @@ fn insert_new_runs(conn: &Connection, created: &[&RunChanges], seq: u64, now: &s
         for (c, params, tags) in &merged {
             let run = c.create.as_ref().expect("created");
             let (status, mut finished_at, error) = match &c.end {
-                Some((status, error)) => (*status, Some(now.to_string()), error.clone()),
+                Some((status, error)) => (
+                    *status,
+                    Some(c.ended_at.clone().unwrap_or_else(|| now.to_string())),
+                    error.clone(),
+                ),
                 None => (run.status, None, None),
             };
             let created_at = match &c.times {
@@ -729,9 +740,10 @@ fn update_existing(conn: &Connection, c: &RunChanges) -> Result<()> {
             .map_err(|e| StoreError::db("recording the note", e))?;
     }
     if let Some((status, error)) = &c.end {
+        let ended_at = c.ended_at.clone().unwrap_or_else(cairn_core::now_rfc3339);
         conn.execute(
             "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?",
-            params![status.as_str(), cairn_core::now_rfc3339(), error, id],
+            params![status.as_str(), ended_at, error, id],
         )
         .map_err(|e| StoreError::db("updating the run's status", e))?;
     }
