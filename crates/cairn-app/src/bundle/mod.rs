@@ -81,10 +81,9 @@ impl Workspace {
         opts: &ExportOptions,
         progress: &mut dyn ProgressObserver,
     ) -> Result<BundleSummary> {
-        let key = read_signing_key(opts)?;
-        let mut stage = export_stages(opts);
-        let collected = self.bundle_entries(run_key, out, opts, progress, &mut stage)?;
-        write_bundle_file(collected, key, out, progress, &mut stage)
+        export(out, opts, progress, |progress, stage| {
+            self.bundle_entries(run_key, out, opts, progress, stage)
+        })
     }
 
     /// Reads everything a run's bundle holds: its model files (with the ONNX model made from
@@ -168,13 +167,29 @@ impl WorkspaceDir {
         opts: &ExportOptions,
         progress: &mut dyn ProgressObserver,
     ) -> Result<BundleSummary> {
-        let key = read_signing_key(opts)?;
-        let mut stage = export_stages(opts);
-        let collected = self.turn(&format!("reading run {run_key} for a bundle"), |ws| {
-            ws.bundle_entries(run_key, out, opts, progress, &mut stage)
-        })?;
-        write_bundle_file(collected, key, out, progress, &mut stage)
+        export(out, opts, progress, |progress, stage| {
+            self.turn(&format!("reading run {run_key} for a bundle"), |ws| {
+                ws.bundle_entries(run_key, out, opts, progress, stage)
+            })
+        })
     }
+}
+
+/// An export: the signing key read first (a bad key file fails before any work), the run's
+/// entries collected by `collect`, then the zip built, verified and written.
+fn export(
+    out: &Path,
+    opts: &ExportOptions,
+    progress: &mut dyn ProgressObserver,
+    collect: impl FnOnce(
+        &mut dyn ProgressObserver,
+        &mut Stages,
+    ) -> Result<(String, BTreeMap<String, Vec<u8>>)>,
+) -> Result<BundleSummary> {
+    let key = read_signing_key(opts)?;
+    let mut stage = export_stages(opts);
+    let collected = collect(progress, &mut stage)?;
+    write_bundle_file(collected, key, out, progress, &mut stage)
 }
 
 /// Reads the signing key first: a bad key file fails before any work is done.
