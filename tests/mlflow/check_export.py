@@ -1,7 +1,8 @@
 """Reads a `cairn export mlflow` folder with the real MLflow client and checks it against
 Cairn's own account of every run (`cairn runs show RUN --json`): params (as text, exactly as
 documented in docs/mlflow.md), tags (the run's own plus MLflow's and Cairn's system tags),
-every metric history point (step and value, exact), status, start and end times, and the
+every metric history point (step and value, exact; its timestamp within the run, and for the run
+`timed` as far apart as the points were sent), status, start and end times, and the
 artifacts (bytes, by SHA-256).
 
     MLFLOW_ALLOW_FILE_STORE=true python check_export.py --export DIR --runs RUNS.json
@@ -162,6 +163,16 @@ def main():
             b = [(p["step"], float(p["value"]) if p["value"] is not None else math.nan) for p in points]
             if len(a) != len(b) or any(sa != sb or not same_float(va, vb) for (sa, va), (sb, vb) in zip(a, b)):
                 fail(run, f"metric {key}: history differs (MLflow {a[:5]}..., Cairn {b[:5]}...)")
+            # Each point carries the time it was logged: within its run's life.
+            until = info.end_time if info.end_time is not None else info.start_time + 86_400_000
+            for m in got_points:
+                if not info.start_time <= m.timestamp <= until:
+                    fail(run, f"metric {key} step {m.step}: timestamp {m.timestamp} outside the run "
+                              f"({info.start_time}..{until})")
+            if run["name"] == "timed":
+                gap = got_points[-1].timestamp - got_points[0].timestamp
+                if gap < 250:
+                    fail(run, f"metric {key}: points sent 300 ms apart are {gap} ms apart")
             last = run["metrics"].get(key)
             if last is not None and not same_float(data.metrics[key], last):
                 fail(run, f"metric {key}: latest {data.metrics[key]} != Cairn's last {last}")

@@ -59,6 +59,14 @@ if c log --help >/dev/null 2>&1; then
         echo '{"event":"start","name":"logged-trial","parent":"logged","params":{"lr":0.02}}'
         echo '{"event":"metric","key":"val/loss","value":0.4}'
         echo '{"event":"end","status":"finished"}'
+        # Two points sent 300 ms apart keep their own times (once `cairn log` is reading: a
+        # line waiting in the pipe while it starts is timed when it is read).
+        sleep 1
+        echo '{"event":"start","name":"timed"}'
+        echo '{"event":"metric","key":"loss","value":1.0}'
+        sleep 0.3
+        echo '{"event":"metric","key":"loss","value":0.5}'
+        echo '{"event":"end"}'
     } | c log >/dev/null
 fi
 

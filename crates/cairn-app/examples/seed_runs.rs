@@ -65,17 +65,22 @@ fn seeded_run(i: usize, at_ms: u64, long_points: u64, rng: &mut SplitMix64) -> R
     for step in 1..=loss_steps {
         let t = step as f64 / loss_steps as f64 * 40.0;
         let noise = 0.02 * (rng.next_f64() - 0.5);
+        // Points spread over the run's 30 s.
+        let logged = at_ms as i64 + (step * 30_000 / loss_steps) as i64;
         metrics.push((
             "loss".into(),
             step,
             1.2 * (-t * lr.sqrt()).exp() + 0.1 + noise,
+            Some(logged),
         ));
     }
     for step in 1..=40u64 {
         let acc = skill * (1.0 - (-(step as f64) / 8.0).exp());
-        metrics.push(("val_accuracy".into(), step, acc.min(0.999)));
+        let logged = at_ms as i64 + step as i64 * 750;
+        metrics.push(("val_accuracy".into(), step, acc.min(0.999), Some(logged)));
     }
-    metrics.push(("test_accuracy".into(), 40, (skill - 0.01).min(0.999)));
+    let end = Some(at_ms as i64 + 30_000);
+    metrics.push(("test_accuracy".into(), 40, (skill - 0.01).min(0.999), end));
     let params = BTreeMap::from([
         ("lr".into(), ParamValue::Float(lr)),
         ("epochs".into(), ParamValue::Int(epochs)),

@@ -485,12 +485,13 @@ impl RunLogger {
                 )));
             }
         }
+        let at = Some(cairn_core::now_millis());
         self.inner.change(&self.id, values.len(), |c, run| {
             for (key, value) in values {
                 let next = run.next_step.entry(key.to_string()).or_insert(0);
                 let s = step.unwrap_or(*next);
                 *next = (*next).max(s.saturating_add(1));
-                c.metrics.push((key.to_string(), s, *value));
+                c.metrics.push((key.to_string(), s, *value, at));
             }
             run.outcome.metrics += values.len() as u64;
         })
@@ -554,8 +555,10 @@ impl RunLogger {
     /// valid, values possibly NaN (a diverging loss is history too).
     pub(crate) fn record_points(&self, points: Vec<(String, u64, f64)>) -> Result<()> {
         let n = points.len();
+        let at = Some(cairn_core::now_millis());
         self.inner.change(&self.id, n, move |c, run| {
-            c.metrics.extend(points);
+            c.metrics
+                .extend(points.into_iter().map(|(k, s, v)| (k, s, v, at)));
             run.outcome.metrics += n as u64;
         })
     }
@@ -588,12 +591,15 @@ impl RunLogger {
             stored.push((name.to_string(), sha, bytes.len() as u64));
         }
         self.ended = true;
+        // Stamped before the end is, so the last points are never after the run's end.
+        let at = Some(cairn_core::now_millis());
         let outcome = self
             .inner
             .end_with(&self.id, status, error, None, |c, run| {
                 run.outcome.metrics += points.len() as u64;
                 run.outcome.artifacts += stored.len() as u64;
-                c.metrics.extend(points);
+                c.metrics
+                    .extend(points.into_iter().map(|(k, s, v)| (k, s, v, at)));
                 c.artifacts.extend(stored);
             })?;
         self.inner.flush(false)?;
@@ -686,8 +692,9 @@ impl Inner {
                 st.pending.last_mut().expect("pushed")
             }
         };
+        let at = Some(cairn_core::now_millis());
         for (key, value) in sample.values {
-            c.metrics.push((key.to_string(), sample.index, value));
+            c.metrics.push((key.to_string(), sample.index, value, at));
         }
     }
 

@@ -19,7 +19,8 @@
 //! (written beside it, then renamed into place).
 
 use crate::{AppError, ErrorCode, Result, Workspace};
-use cairn_core::{MetricPoint, ProgressObserver, Run, RunStatus, Step};
+use cairn_core::{ProgressObserver, Run, RunStatus, Step};
+use cairn_store::LoggedPoint;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -331,7 +332,7 @@ impl Workspace {
         ctx: &ExportContext<'_>,
         i: usize,
         id: &cairn_core::RunId,
-        history: &BTreeMap<String, Vec<MetricPoint>>,
+        history: &BTreeMap<String, Vec<LoggedPoint>>,
         runs: &mut BTreeMap<String, Run>,
         (first_ms, last_ms): &mut (i64, i64),
         summary: &mut MlflowExportSummary,
@@ -385,7 +386,7 @@ impl Workspace {
         &self,
         req: &MlflowExport,
         run: &Run,
-        history: &BTreeMap<String, Vec<MetricPoint>>,
+        history: &BTreeMap<String, Vec<LoggedPoint>>,
         artifacts: &[(String, String, u64)],
         (experiment_id, run_uri, run_dir): (&str, &str, &Path),
         (start, end): (i64, Option<i64>),
@@ -477,15 +478,16 @@ impl Workspace {
         }
         summary.tags += tags.len() as u64;
 
-        // Metrics: one file per series. Cairn keeps no per-point time: every point carries
-        // the run's start time.
+        // Metrics: one file per series, each point with the time it was logged (a point
+        // without one — recorded before points had times, or imported — takes the run's start).
         let keys: Vec<(String, String)> = history.keys().map(|k| (k.clone(), k.clone())).collect();
         let keys = mlflow_keys(req, run_id, "metric", keys, summary)?;
         for (key, original) in &keys {
             let points = &history[original];
             let mut text = String::with_capacity(points.len() * 24);
             for p in points {
-                let _ = writeln!(text, "{start} {} {}", metric_value(p.value), p.step);
+                let at = p.logged_at.unwrap_or(start);
+                let _ = writeln!(text, "{at} {} {}", metric_value(p.value), p.step);
             }
             write_key_file(&run_dir.join("metrics"), key, text.as_bytes())?;
             summary.metric_points += points.len() as u64;

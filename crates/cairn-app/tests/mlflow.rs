@@ -99,17 +99,15 @@ fn tiny_workspace() -> Tiny {
         &[("team", "risk"), ("stage/ab", "b")],
     );
     store.insert_run(&a).unwrap();
-    store
-        .append_metrics(
-            &a.id,
-            &[
-                ("loss", 0, 0.5),
-                ("loss", 1, 0.25),
-                ("loss", 2, 1.0),
-                ("val/acc", 1, 1e-7),
-            ],
-        )
-        .unwrap();
+    // Points with the times they were logged, and one without (it takes the run's start).
+    let mut points = cairn_store::RunChanges::new(a.id.clone());
+    points.metrics = vec![
+        ("loss".into(), 0, 0.5, Some(1_795_428_000_000)),
+        ("loss".into(), 1, 0.25, Some(1_795_428_000_250)),
+        ("loss".into(), 2, 1.0, None),
+        ("val/acc".into(), 1, 1e-7, Some(1_795_428_000_251)),
+    ];
+    store.write_runs(&[points]).unwrap();
     add_artifact(
         &root,
         &store,
@@ -212,10 +210,10 @@ fn the_file_store_layout_byte_for_byte() {
                 ("metrics/", String::new()),
                 (
                     "metrics/loss",
-                    format!("{a_start} 0.5 0\n{a_start} 0.25 1\n{a_start} 1.0 2\n"),
+                    format!("1795428000000 0.5 0\n1795428000250 0.25 1\n{a_start} 1.0 2\n"),
                 ),
                 ("metrics/val/", String::new()),
-                ("metrics/val/acc", format!("{a_start} 1e-7 1\n")),
+                ("metrics/val/acc", "1795428000251 1e-7 1\n".into()),
                 ("params/", String::new()),
                 ("params/bn", "true".into()),
                 ("params/epochs", "5".into()),

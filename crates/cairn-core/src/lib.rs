@@ -55,12 +55,16 @@ pub fn rfc3339_from_millis(ms: i64) -> Option<String> {
         .map(|t| t.to_string())
 }
 
+/// The current time in epoch milliseconds.
+pub fn now_millis() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
 /// The current time as an RFC 3339 UTC string with millisecond precision.
+/// Truncated to the millisecond, as [`now_millis`] is, so a point logged after a run's start is
+/// never stamped before it.
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Millisecond)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
+    rfc3339_from_millis(now_millis()).unwrap_or_default()
 }
 
 #[cfg(test)]

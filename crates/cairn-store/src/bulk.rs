@@ -3,7 +3,7 @@
 //! over [`Store::write_runs`], the one write path of runs: one transaction, one `change_seq`
 //! bump that stamps every run, so the search index picks them up on its next catch-up.
 
-use crate::{Result, RunChanges, Store};
+use crate::{PointChange, Result, RunChanges, Store};
 use cairn_core::RunStatus;
 
 /// A run that already happened: what `insert_run` records, how it ended, and its metrics.
@@ -13,8 +13,8 @@ pub struct RecordedRun {
     pub status: RunStatus,
     pub created_at: String,
     pub finished_at: Option<String>,
-    /// `(key, step, value)`.
-    pub metrics: Vec<(String, u64, f64)>,
+    /// `(key, step, value, logged at)`.
+    pub metrics: Vec<PointChange>,
 }
 
 impl Store {
@@ -65,7 +65,10 @@ mod tests {
                 status: RunStatus::Finished,
                 created_at: "2026-01-01T00:00:00Z".into(),
                 finished_at: Some("2026-01-01T00:01:00Z".into()),
-                metrics: vec![("loss".into(), 0, 1.0), ("loss".into(), 1, 0.5 + i as f64)],
+                metrics: vec![
+                    ("loss".into(), 0, 1.0, None),
+                    ("loss".into(), 1, 0.5 + i as f64, None),
+                ],
             })
             .collect();
         store.insert_recorded_runs(&runs).unwrap();

@@ -24,11 +24,11 @@ mod watch;
 pub use bulk::RecordedRun;
 pub use cairn_core::FileFormat;
 pub use error::{ImportError, StoreError};
-pub use export::ArtifactsByRun;
+pub use export::{ArtifactsByRun, LoggedPoint};
 pub use history::MetricSeries;
 pub use ingest::{ImportOutcome, ImportRequest, VersionClaim};
 pub use migrate::SCHEMA_VERSION;
-pub use runs::{LiveRun, NewRun, RunChanges};
+pub use runs::{LiveRun, NewRun, PointChange, RunChanges};
 pub use versions::{DeleteOutcome, Page};
 
 use duckdb::Connection;

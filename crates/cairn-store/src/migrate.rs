@@ -92,6 +92,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN pid_started VARCHAR;
     ALTER TABLE runs ADD COLUMN heartbeat_at VARCHAR;
     "#,
+    // 4: each metric point's own time (epoch milliseconds: when it was logged, or the time the
+    // client gave); points recorded before have none (NULL) and take their run's start.
+    r#"
+    ALTER TABLE metrics ADD COLUMN logged_at BIGINT;
+    "#,
 ];
 
 /// The schema version this build writes.

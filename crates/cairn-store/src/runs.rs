@@ -63,6 +63,10 @@ impl NewRun {
     }
 }
 
+/// A metric point as it is written: key, step, value, and when it was logged (epoch
+/// milliseconds; `None` when unknown, e.g. a point imported from a bundle).
+pub type PointChange = (String, u64, f64, Option<i64>);
+
 /// Everything that changes about one run in one [`Store::write_runs`] call.
 ///
 /// Changes apply in this order: creation, params, tags, note, metric points, artifacts, end.
@@ -75,8 +79,8 @@ pub struct RunChanges {
     pub params: BTreeMap<String, ParamValue>,
     pub tags: BTreeMap<String, String>,
     pub note: Option<String>,
-    /// `(key, step, value)`.
-    pub metrics: Vec<(String, u64, f64)>,
+    /// `(key, step, value, logged at in epoch ms)`.
+    pub metrics: Vec<PointChange>,
     /// `(path in the run, sha256, size)`.
     pub artifacts: Vec<(String, String, u64)>,
     /// A terminal status and why (for failed and killed runs).
@@ -320,9 +324,10 @@ impl Store {
             return Ok(());
         }
         let mut c = RunChanges::new(id.clone());
+        let now = cairn_core::epoch_millis(&cairn_core::now_rfc3339());
         c.metrics = points
             .iter()
-            .map(|(k, s, v)| (k.to_string(), *s, *v))
+            .map(|(k, s, v)| (k.to_string(), *s, *v, now))
             .collect();
         self.write_runs(&[c]).map(|_| ())
     }
@@ -760,8 +765,8 @@ fn append_points(conn: &Connection, batch: &[RunChanges]) -> Result<()> {
         .map_err(|e| StoreError::db("opening the metric appender", e))?;
     for c in batch {
         let id = c.id.as_str();
-        for (key, step, value) in &c.metrics {
-            app.append_row(params![id, key, *step as i64, value])
+        for (key, step, value, at) in &c.metrics {
+            app.append_row(params![id, key, *step as i64, value, at])
                 .map_err(|e| StoreError::db("appending a metric", e))?;
         }
     }
@@ -923,7 +928,10 @@ mod tests {
             c.params
                 .insert("layers".into(), ParamValue::List(vec![ParamValue::Int(64)]));
             c.tags.insert("k".into(), "v".into());
-            c.metrics = vec![("loss".into(), 0, 2.0), ("loss".into(), 1, 1.0)];
+            c.metrics = vec![
+                ("loss".into(), 0, 2.0, None),
+                ("loss".into(), 1, 1.0, Some(7)),
+            ];
             c.artifacts = vec![("a.txt".into(), "ab".repeat(32), 3)];
             if i == 2 {
                 c.end = Some((RunStatus::Failed, Some("boom".into())));
@@ -934,7 +942,7 @@ mod tests {
         upd.params.insert("lr".into(), ParamValue::Float(0.5));
         upd.tags.insert("team".into(), "ml".into());
         upd.note = Some("edited".into());
-        upd.metrics = vec![("acc".into(), 7, 0.75)];
+        upd.metrics = vec![("acc".into(), 7, 0.75, None)];
         batch.push(upd);
         assert_eq!(store.write_runs(&batch).unwrap(), Some(seq + 1));
         let (changed, now) = store.runs_changed_since(seq).unwrap();
@@ -984,9 +992,9 @@ mod tests {
         let r = new_run("fresh");
         let mut c = RunChanges::new(r.id.clone());
         c.create = Some(r);
-        c.metrics = vec![("loss".into(), 0, 1.0)];
+        c.metrics = vec![("loss".into(), 0, 1.0, None)];
         let mut ghost = RunChanges::new(RunId::new_v7());
-        ghost.metrics = vec![("loss".into(), 0, 1.0)];
+        ghost.metrics = vec![("loss".into(), 0, 1.0, None)];
         let err = store.write_runs(&[c, ghost]).unwrap_err();
         assert!(err.to_string().contains("created before"), "{err}");
         assert_eq!(store.count_runs().unwrap(), 0);

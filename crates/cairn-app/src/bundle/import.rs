@@ -371,7 +371,11 @@ impl Workspace {
             status: RunStatus::Running,
         });
         let metric_points = metrics.len();
-        changes.metrics = metrics;
+        // A bundle's records keep no point times: the points take the run's start.
+        changes.metrics = metrics
+            .into_iter()
+            .map(|(k, s, v)| (k, s, v, None))
+            .collect();
         changes.artifacts = artifacts.clone();
         changes.end = Some((RunStatus::Finished, None));
         changes.times = Some((b.run.created_at.clone(), b.run.finished_at.clone()));
