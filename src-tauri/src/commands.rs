@@ -137,7 +137,8 @@ pub async fn start_training(
     form: TrainForm,
 ) -> Result<JobInfo, AppError> {
     let request = form.into_request().map_err(|e| AppError::from(&e))?;
-    let title = format!("Training {} · {}", request.dataset, request.model);
+    // The job's subject; the window names the kind in its own language.
+    let title = format!("{} · {}", request.dataset, request.model);
     let dir = state.dir.clone();
     Ok(state.jobs.spawn(JobKind::Train, title, move |job| {
         job.workspace(&dir).train(&request, job)
@@ -213,7 +214,7 @@ pub async fn export_bundle(
     form: BundleExportForm,
 ) -> Result<JobInfo, AppError> {
     let dir = state.dir.clone();
-    let title = format!("Bundle of {}", form.run);
+    let title = form.run.clone();
     Ok(state.jobs.spawn(JobKind::BundleExport, title, move |job| {
         let out = std::path::PathBuf::from(form.out.trim());
         job.workspace(&dir)
@@ -261,12 +262,10 @@ pub async fn import_bundle(
         .collect();
     let path = std::path::PathBuf::from(path.trim());
     let dir = state.dir.clone();
-    let title = format!(
-        "Import {}",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    );
+    let title = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     Ok(state.jobs.spawn(JobKind::BundleImport, title, move |job| {
         let bundle = cairn_app::read_bundle(&path, &keys)?;
         job.workspace(&dir)

@@ -963,6 +963,10 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
     await step('in Simplified Chinese', async () => {
       await session.setLocale('zh-CN');
       await session.waitForText('[data-testid="jobs-panel"] h2', ZH['jobs.title'], 5_000);
+      // Each row: the kind in Chinese, then what it works on (no English words from Rust).
+      const lines = await session.execute('return [...document.querySelectorAll(\'[data-testid="job-row"] .job-line\')].map((l) => l.textContent.replace(/\\s+/g, " ").trim());');
+      assert.ok(lines.some((l) => l.startsWith(ZH['jobs.kind.train'])), JSON.stringify(lines));
+      assert.ok(lines.every((l) => !/Training|Bundle of|Import /.test(l)), JSON.stringify(lines));
       await trainShot('jobs-panel-zh');
       await session.setLocale('en');
       await session.waitForText('[data-testid="jobs-panel"] h2', EN['jobs.title'], 5_000);

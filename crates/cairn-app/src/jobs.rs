@@ -90,7 +90,8 @@ pub struct JobInfo {
     /// `job-1`, `job-2`, … within this process.
     pub id: String,
     pub kind: JobKind,
-    /// What it does, for people: "Training penguins@1 · mlp".
+    /// What it works on, in no language: "penguins@1 · mlp", a run, a file name (the window
+    /// names the kind in its own language beside it).
     pub title: String,
     pub state: JobState,
     pub started_at: String,

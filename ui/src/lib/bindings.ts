@@ -390,7 +390,8 @@ export type JobInfo = {
  */
 id: string, kind: JobKind, 
 /**
- * What it does, for people: "Training penguins@1 · mlp".
+ * What it works on, in no language: "penguins@1 · mlp", a run, a file name (the window
+ * names the kind in its own language beside it).
  */
 title: string, state: JobState, started_at: string, ended_at: string | null, 
 /**
