@@ -243,22 +243,21 @@ fn metadata(manifest: &std::path::Path) -> Result<serde_json::Value> {
     serde_json::from_slice(&out.stdout).context("reading cargo metadata's JSON")
 }
 
+/// The elements of a JSON array, or none when it is missing or not an array.
+fn items(value: &serde_json::Value) -> &[serde_json::Value] {
+    value.as_array().map(Vec::as_slice).unwrap_or(&[])
+}
+
 /// The direct edges of the front ends that break the rule of [`FRONT_ENDS`], each as a sentence.
 fn front_end_edges(metadata: &serde_json::Value) -> Vec<String> {
     let mut broken = Vec::new();
-    let packages = metadata["packages"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
+    let packages = items(&metadata["packages"]);
     for package in packages {
         let name = package["name"].as_str().unwrap_or("");
         if !FRONT_ENDS.contains(&name) {
             continue;
         }
-        let deps = package["dependencies"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
+        let deps = items(&package["dependencies"]);
         for dep in deps {
             let dep_name = dep["name"].as_str().unwrap_or("");
             let kind = match dep["kind"].as_str() {

@@ -370,12 +370,7 @@ fn system_metrics_are_sampled_while_a_run_is_open() {
     std::thread::sleep(Duration::from_millis(1500));
     stdin.write_all(b"{\"event\":\"end\"}\n").unwrap();
     drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&child.wait_with_output().unwrap());
     let shown = json(&cairn(&ws, &["runs", "show", "sys", "--json"]));
     let cpu = shown["history"]["system/cpu_percent"].as_array().unwrap();
     assert!(cpu.len() >= 3, "{cpu:?}");
@@ -432,12 +427,7 @@ fn runs_start_and_end_when_their_lines_arrive_or_at_their_time() {
     send(r#"{"event":"start","name":"replayed","time":1795428000000}"#);
     send(r#"{"event":"end","status":"killed","time":"2026-11-23T11:00:30.5+01:00"}"#);
     drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&child.wait_with_output().unwrap());
 
     for (name, start, end) in [("a", a_start, a_end), ("b", b_start, b_end)] {
         let run = json(&cairn(&ws, &["runs", "show", name, "--json"]));
