@@ -20,6 +20,10 @@ pub enum ErrorCode {
     Io,
     Cancelled,
     InUse,
+    /// A promotion refused by its gates; the message names each failing check.
+    GateFailed,
+    /// The audit log does not verify; the message names the first bad entry.
+    AuditBroken,
     Internal,
 }
 
@@ -37,6 +41,8 @@ impl ErrorCode {
             ErrorCode::Io => "io",
             ErrorCode::Cancelled => "cancelled",
             ErrorCode::InUse => "in_use",
+            ErrorCode::GateFailed => "gate_failed",
+            ErrorCode::AuditBroken => "audit_broken",
             ErrorCode::Internal => "internal",
         }
     }

@@ -7,6 +7,7 @@
 //! progress through [`cairn_core::ProgressObserver`] and errors as [`AppError`] with a stable code.
 
 mod artifacts;
+mod audit;
 mod bundle;
 mod compare;
 mod data;
@@ -23,26 +24,31 @@ mod log_stream;
 mod mlflow;
 mod predict;
 mod process;
+mod registry;
 mod search;
 mod sysmetrics;
 mod train;
 mod workspace;
 
+pub use audit::{AuditReport, CheckpointStatus, os_user};
 pub use bundle::{
     BundleContents, BundleSummary, ExportOptions, ImportSummary, MetricCheck, ReproduceReport,
     TensorCheck, VerifiedBundle, inspect_bundle, read_bundle, reproduce_bundle, verify_bundle,
     verify_bundle_trusted,
 };
 pub use cairn_bundle::{Problem, SignatureStatus, VerifyReport};
+pub use cairn_core::audit::AuditEntry;
 pub use cairn_core::diff::DatasetDiff;
 pub use cairn_core::profile::DatasetProfile;
 pub use cairn_core::quality::QualityReport;
 pub use cairn_core::query;
+pub use cairn_core::registry::{Approval, GateCheck, GatePolicy, GateReport};
 pub use cairn_core::split::SplitSpec;
 pub use cairn_core::{ColumnOverride, DataType, FileFormat, ImportOptions, TextEncoding};
 pub use cairn_core::{
     DatasetVersion, ParamValue, Progress, ProgressObserver, Run, RunStatus, Step, parse_key_value,
 };
+pub use cairn_store::AliasMove;
 pub use cairn_store::{ImportOutcome, Page};
 pub use cairn_train::devices::{DeviceReport, discover as discover_devices};
 pub use cairn_train::{DeviceChoice, ModelKind, params_for};
@@ -57,6 +63,10 @@ pub use log::{LogOptions, LogSession, OnLanded, RunLogger, RunOutcome, RunStart}
 pub use log_stream::{LineError, LogEvent, LogStream, MAX_LINE_BYTES, parse_line};
 pub use mlflow::{KeyRename, MlflowExport, MlflowExportSummary};
 pub use predict::{PredictSummary, RecordPrediction};
+pub use registry::{
+    AliasAt, AliasHistory, AliasPointer, ApprovalOutcome, ModelDetail, ModelSummary,
+    ModelVersionRecord, ModelVersionView, PromoteOptions, PromotionOutcome, RegisterOptions,
+};
 pub use search::{ATTRIBUTES, DATASET_KEYS, SearchOutcome, parse_query};
 pub use sysmetrics::{SystemSample, SystemSampler};
 pub use train::{RunEvaluation, TrainRequest};

@@ -207,7 +207,8 @@ impl Workspace {
             std::fs::write(&marker, text)
                 .map_err(|e| AppError::io(format!("writing {}", marker.display()), e))?;
         }
-        let store = Store::open(&root.join("cairn.duckdb"))?;
+        let mut store = Store::open(&root.join("cairn.duckdb"))?;
+        store.set_actor(crate::audit::os_user());
         let recovered: Vec<String> = store
             .mark_orphaned_runs_killed(crate::process::orphan_reason)?
             .into_iter()
@@ -342,8 +343,12 @@ impl Workspace {
     }
 
     /// A run by id, id prefix or name, with its history and artifacts.
+    /// A registered version (`NAME@N`, `NAME@alias`) names its run.
     pub fn run(&self, key: &str) -> Result<RunDetail> {
-        let run = self.store.find_run(key)?;
+        let run = match self.model_run_id(key)? {
+            Some(id) => self.store.find_run(&id)?,
+            None => self.store.find_run(key)?,
+        };
         let history = self.store.metric_history(&run.id)?;
         let artifacts = self
             .store

@@ -10,6 +10,7 @@
 //! This crate knows zip and JSON; it must not know DuckDB, Candle, tantivy or Tauri, nor what a
 //! run is beyond the id it is handed. The format is documented in `docs/formats/bundle.md`.
 
+pub mod registry;
 pub mod sign;
 
 use cairn_core::sha256_hex;
@@ -197,6 +198,8 @@ pub struct VerifyReport {
     /// (if any, or if trusted keys were required) checks.
     pub problems: Vec<Problem>,
     pub signature: SignatureStatus,
+    /// The registry's evidence (gate reports, approvals) when the bundle carries any.
+    pub registry: Option<registry::RegistryStatus>,
 }
 
 impl VerifyReport {
@@ -474,11 +477,14 @@ pub fn verify_and_read(
             issue,
         });
     }
+    let (registry, registry_problems) = registry::check(&manifest, &entries);
+    problems.extend(registry_problems);
     Ok((
         VerifyReport {
             manifest,
             problems,
             signature,
+            registry,
         },
         entries,
     ))

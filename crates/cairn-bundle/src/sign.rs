@@ -63,11 +63,37 @@ impl SecretKey {
     fn sign(&self, message: &[u8]) -> Signature {
         self.0.sign(message)
     }
+
+    /// The Ed25519 signature of `message`, as 128 hex digits (approvals, checkpoints).
+    pub fn sign_hex(&self, message: &[u8]) -> String {
+        hex::encode(self.sign(message).to_bytes())
+    }
 }
 
 impl PublicKey {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0.as_bytes())
+    }
+
+    /// A public key from its 64 hex digits, or from a public key file's line
+    /// (`cairn-ed25519-public-v1 <64 hex>`).
+    pub fn from_text(text: &str) -> Result<PublicKey, KeyError> {
+        let text = text.trim();
+        if text.starts_with(PUBLIC_HEADER) || text.starts_with(SECRET_HEADER) {
+            return PublicKey::parse("(inline key)", text.as_bytes());
+        }
+        PublicKey::parse("(inline key)", format!("{PUBLIC_HEADER} {text}").as_bytes())
+    }
+
+    /// Whether `signature_hex` is this key's valid signature of `message`.
+    pub fn verifies(&self, message: &[u8], signature_hex: &str) -> bool {
+        let Ok(bytes) = hex::decode(signature_hex) else {
+            return false;
+        };
+        let Ok(sig) = <[u8; 64]>::try_from(bytes.as_slice()) else {
+            return false;
+        };
+        self.0.verify(message, &Signature::from_bytes(&sig)).is_ok()
     }
 
     /// First 16 hex digits of the SHA-256 of the 32 public-key bytes.

@@ -8,6 +8,7 @@ mod log;
 mod model;
 mod output;
 mod progress;
+mod registry;
 mod search;
 
 use anyhow::Result;
@@ -67,6 +68,12 @@ enum Command {
     /// Export, verify, import and reproduce bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// The model registry: versions, aliases, promotion gates and signed approvals.
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
+    /// The tamper-evident audit log of every change to the workspace.
+    #[command(subcommand)]
+    Audit(registry::AuditCommand),
     /// Make Ed25519 key pairs for signing bundles.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -96,7 +103,8 @@ enum RunsCommand {
 
 #[derive(Subcommand)]
 enum BundleCommand {
-    /// Write a finished run's bundle.
+    /// Write a finished run's bundle, or a registered version's (NAME@N, NAME@alias) with its
+    /// gate reports and approvals.
     Export {
         run: String,
         #[arg(short, long, value_name = "FILE.zip")]
@@ -273,6 +281,8 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
             out.keys(&cairn_app::new_key_pair(dir, name)?)?;
         }
         Command::Export(cmd) => export::run(cli, out, cmd)?,
+        Command::Registry(cmd) => return registry::run(cli, out, cmd),
+        Command::Audit(cmd) => return registry::audit(cli, out, cmd),
         Command::Index(IndexCommand::Rebuild) => {
             let mut ws = open(cli, "rebuilding the search index")?;
             ws.rebuild_index()?;

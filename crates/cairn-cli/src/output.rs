@@ -347,6 +347,7 @@ impl Output {
                 "entries": report.manifest.entries.len(),
                 "problems": report.problems,
                 "signature": report.signature,
+                "registry": report.registry,
             }));
         }
         let signature = match &report.signature {
@@ -371,6 +372,42 @@ impl Output {
             );
             println!("root hash {}", report.manifest.root_hash);
             println!("{signature}");
+            if let Some(r) = &report.registry {
+                println!(
+                    "registry evidence for {}@{}",
+                    r.model.as_deref().unwrap_or("?"),
+                    r.version
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "?".into())
+                );
+                for g in &r.gate_reports {
+                    println!(
+                        "  gate report {} ({}): {}, {}",
+                        g.alias,
+                        &g.sha256.get(..12).unwrap_or(&g.sha256),
+                        if g.passed {
+                            "passed"
+                        } else {
+                            "failed (forced)"
+                        },
+                        if g.valid { "valid" } else { "INVALID" }
+                    );
+                }
+                for a in &r.approvals {
+                    println!(
+                        "  approval {} for {} by key {} at {}: {}",
+                        a.index,
+                        a.alias,
+                        a.fingerprint,
+                        a.at,
+                        if a.valid {
+                            "valid signature"
+                        } else {
+                            "INVALID"
+                        }
+                    );
+                }
+            }
         } else {
             eprintln!("FAILED: {}", file.display());
             for p in &report.problems {

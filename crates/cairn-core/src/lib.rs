@@ -4,6 +4,7 @@
 //! This crate must not know any engine or do any IO: no DuckDB, Candle, tantivy, Tauri, tokio,
 //! no files, no clock other than what callers hand in. Every other crate speaks in these types.
 
+pub mod audit;
 pub mod dataset;
 pub mod diff;
 pub mod downsample;
@@ -14,6 +15,7 @@ pub mod profile;
 pub mod progress;
 pub mod quality;
 pub mod query;
+pub mod registry;
 pub mod rng;
 pub mod run;
 pub mod split;

@@ -229,6 +229,7 @@ impl Store {
         let name = req.name;
         let options = &options;
         let plans = &plans;
+        let actor = self.actor.as_str();
         self.watched(observer, move |conn, watch| {
             let scratch = format!("_import_{}", cairn_core::RunId::new_v7());
             let n = plans.len();
@@ -314,6 +315,7 @@ impl Store {
                         .collect(),
                     lineage: None,
                     claim,
+                    actor,
                 },
             );
             match outcome {
@@ -517,6 +519,8 @@ pub(crate) struct NewVersion<'a> {
     /// For a version that exists elsewhere (bundle imports): refuse (rolling the import back)
     /// unless the table hashes to `claim.hash`, and keep its number when free.
     pub claim: Option<&'a VersionClaim>,
+    /// Who the audit entry names.
+    pub actor: &'a str,
 }
 
 /// Hashes a scratch table and either returns the identical existing version of `new.name`
@@ -643,6 +647,13 @@ pub(crate) fn register_table(
         ],
     )
     .map_err(|e| StoreError::db("recording the version", e))?;
+    let (action, from) = match &new.lineage {
+        Some((parent, parent_version, kind, _)) => (
+            "data.derive",
+            serde_json::json!({"parent": format!("{parent}@{parent_version}"), "kind": kind}),
+        ),
+        None => ("data.import", serde_json::Value::Null),
+    };
     if let Some((parent_name, parent_version, kind, details)) = new.lineage {
         conn.execute(
             "INSERT INTO dataset_lineage VALUES (?, ?, ?, ?, ?, ?)",
@@ -657,6 +668,20 @@ pub(crate) fn register_table(
         )
         .map_err(|e| StoreError::db("recording lineage", e))?;
     }
+    crate::audit::append(
+        conn,
+        new.actor,
+        &[crate::audit::Record::new(
+            action,
+            format!("data:{}", version.label()),
+            serde_json::json!({
+                "hash": version.hash,
+                "rows": version.rows,
+                "source": version.source,
+                "from": from,
+            }),
+        )],
+    )?;
     Ok(ImportOutcome {
         version,
         created: true,

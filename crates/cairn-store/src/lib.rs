@@ -5,6 +5,7 @@
 //! or how a workspace directory is laid out beyond the one file it is handed.
 
 mod aggregates;
+mod audit;
 mod bulk;
 mod csv_check;
 mod diff;
@@ -15,12 +16,15 @@ mod ingest;
 mod migrate;
 mod profile;
 mod quality;
+mod registry;
 mod runs;
+mod sketch;
 mod split;
 mod sql;
 mod versions;
 mod watch;
 
+pub use audit::{ChainStatus, Checkpoint, Record};
 pub use bulk::RecordedRun;
 pub use cairn_core::FileFormat;
 pub use error::{ImportError, StoreError};
@@ -28,6 +32,9 @@ pub use export::{ArtifactsByRun, LoggedPoint};
 pub use history::MetricSeries;
 pub use ingest::{ImportOutcome, ImportRequest, VersionClaim};
 pub use migrate::SCHEMA_VERSION;
+pub use registry::{
+    AliasMove, ApprovalRow, ModelVersionRow, NewModelVersion, RegisteredModelRow, Tx,
+};
 pub use runs::{LiveRun, NewRun, PointChange, RunChanges};
 pub use versions::{DeleteOutcome, Page};
 
@@ -39,6 +46,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// An open DuckDB workspace database.
 pub struct Store {
     conn: Connection,
+    /// Who the audit entries of this handle's changes name (the OS user; set by the caller).
+    actor: String,
 }
 
 impl Store {
@@ -57,9 +66,21 @@ impl Store {
     }
 
     fn from_connection(conn: Connection) -> Result<Store> {
-        let store = Store { conn };
+        let store = Store {
+            conn,
+            actor: "unknown".into(),
+        };
         migrate::migrate(&store.conn)?;
         Ok(store)
+    }
+
+    /// Names `actor` in the audit entries of every change made through this handle.
+    pub fn set_actor(&mut self, actor: impl Into<String>) {
+        self.actor = actor.into();
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
     }
 
     pub fn schema_version(&self) -> Result<u32> {

@@ -97,6 +97,90 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE metrics ADD COLUMN logged_at BIGINT;
     "#,
+    // 5: the model registry and the audit log (issue 16). The audit log is appended to in the
+    // transaction of each change and never updated; alias moves, gate reports and approvals
+    // are history, also only appended to. `evidence` holds what later gates read (evaluations,
+    // drift reports, load tests, reproductions) per model version.
+    r#"
+    CREATE TABLE audit_log (
+        seq BIGINT PRIMARY KEY,
+        ts VARCHAR NOT NULL,
+        actor VARCHAR NOT NULL,
+        key VARCHAR,
+        action VARCHAR NOT NULL,
+        subject VARCHAR NOT NULL,
+        payload VARCHAR NOT NULL,
+        prev VARCHAR NOT NULL,
+        hash VARCHAR NOT NULL
+    );
+    CREATE TABLE audit_checkpoints (
+        size BIGINT NOT NULL,
+        head VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL,
+        fingerprint VARCHAR NOT NULL,
+        public_key VARCHAR NOT NULL,
+        signature VARCHAR NOT NULL
+    );
+    CREATE TABLE registered_models (
+        name VARCHAR NOT NULL,
+        description VARCHAR,
+        created_at VARCHAR NOT NULL
+    );
+    CREATE TABLE model_versions (
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        run_id VARCHAR,
+        bundle_sha256 VARCHAR NOT NULL,
+        bundle_root VARCHAR NOT NULL,
+        bundle_bytes BIGINT NOT NULL,
+        data_hash VARCHAR,
+        record_json VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL,
+        created_by VARCHAR NOT NULL,
+        description VARCHAR,
+        archived_at VARCHAR,
+        archive_reason VARCHAR
+    );
+    CREATE TABLE model_version_tags (name VARCHAR NOT NULL, version INTEGER NOT NULL, key VARCHAR NOT NULL, value VARCHAR NOT NULL);
+    CREATE TABLE model_aliases (name VARCHAR NOT NULL, alias VARCHAR NOT NULL, version INTEGER NOT NULL);
+    CREATE TABLE alias_moves (
+        name VARCHAR NOT NULL,
+        alias VARCHAR NOT NULL,
+        from_version INTEGER,
+        to_version INTEGER,
+        moved_at VARCHAR NOT NULL,
+        actor VARCHAR NOT NULL,
+        key VARCHAR,
+        reason VARCHAR NOT NULL,
+        forced BOOLEAN NOT NULL,
+        gate_report_sha256 VARCHAR
+    );
+    CREATE TABLE gate_reports (
+        sha256 VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        alias VARCHAR NOT NULL,
+        report_json VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL
+    );
+    CREATE TABLE approvals (
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        alias VARCHAR NOT NULL,
+        gate_report_sha256 VARCHAR NOT NULL,
+        fingerprint VARCHAR NOT NULL,
+        approval_json VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL
+    );
+    CREATE TABLE policies (scope VARCHAR NOT NULL, text VARCHAR NOT NULL, created_at VARCHAR NOT NULL);
+    CREATE TABLE evidence (
+        name VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        kind VARCHAR NOT NULL,
+        payload_json VARCHAR NOT NULL,
+        created_at VARCHAR NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -92,6 +92,8 @@ pub struct RunChanges {
     pub times: Option<(String, Option<String>)>,
     /// With `end`: when the run ended (RFC 3339), instead of the time of the write.
     pub ended_at: Option<String>,
+    /// Further audit entries that commit with this change (a bundle import, say).
+    pub audit: Vec<crate::audit::Record>,
 }
 
 impl RunChanges {
@@ -108,6 +110,7 @@ impl RunChanges {
             heartbeat: false,
             times: None,
             ended_at: None,
+            audit: Vec::new(),
         }
     }
 
@@ -256,6 +259,7 @@ impl Store {
                 )
                 .map_err(|e| StoreError::db("recording a heartbeat", e))?;
             }
+            crate::audit::append(conn, &self.actor, &run_audit_records(batch))?;
             Ok(seq)
         })
     }
@@ -792,6 +796,35 @@ fn next_seq(conn: &Connection) -> Result<u64> {
     )
     .map_err(|e| StoreError::db("bumping the change sequence", e))?;
     Ok(seq)
+}
+
+/// The audit entries of a batch: each run started and each run ended.
+fn run_audit_records(batch: &[RunChanges]) -> Vec<crate::audit::Record> {
+    let mut out = Vec::new();
+    for c in batch {
+        let subject = format!("run:{}", c.id.as_str());
+        if let Some(new) = &c.create {
+            out.push(crate::audit::Record::new(
+                "run.start",
+                subject.clone(),
+                serde_json::json!({
+                    "name": new.name,
+                    "model": new.model,
+                    "dataset": new.dataset,
+                    "dataset_hash": new.dataset_hash,
+                }),
+            ));
+        }
+        if let Some((status, error)) = &c.end {
+            out.push(crate::audit::Record::new(
+                "run.end",
+                subject,
+                serde_json::json!({"status": status.as_str(), "error": error}),
+            ));
+        }
+        out.extend(c.audit.iter().cloned());
+    }
+    out
 }
 
 #[cfg(test)]

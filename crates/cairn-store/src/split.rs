@@ -59,6 +59,7 @@ impl Store {
             .collect();
         let parts = &parts;
         let table = &table;
+        let actor = self.actor.as_str();
         self.watched(observer, move |conn, watch| {
             watch.stage("split", "assigning rows")?;
             let assign = format!("_assign_{}", cairn_core::RunId::new_v7());
@@ -103,6 +104,7 @@ impl Store {
                         options_json: None,
                         categorical: categorical.clone(),
                         claim: None,
+                        actor,
                         lineage: Some((
                             version.name.clone(),
                             version.version,

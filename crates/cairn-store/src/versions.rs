@@ -449,6 +449,20 @@ impl Store {
                 conn.execute("DELETE FROM dataset_profiles WHERE table_name = ?", [&table])
                     .map_err(|e| StoreError::db("dropping the version's profile", e))?;
             }
+            crate::audit::append(
+                conn,
+                &self.actor,
+                &[crate::audit::Record::new(
+                    "data.delete",
+                    format!("data:{}", version.label()),
+                    serde_json::json!({
+                        "hash": version.hash,
+                        "forced": force,
+                        "used_by_runs": runs,
+                        "derived": derived,
+                    }),
+                )],
+            )?;
             Ok(DeleteOutcome {
                 deleted: version.label(),
                 runs,

@@ -379,6 +379,16 @@ impl Workspace {
         changes.artifacts = artifacts.clone();
         changes.end = Some((RunStatus::Finished, None));
         changes.times = Some((b.run.created_at.clone(), b.run.finished_at.clone()));
+        changes.audit.push(cairn_store::Record::new(
+            "bundle.import",
+            format!("run:{}", b.run_id),
+            serde_json::json!({
+                "file": b.shown,
+                "root_hash": b.report.manifest.root_hash,
+                "dataset": dataset,
+                "data_imported": b.entries.contains_key(SNAPSHOT),
+            }),
+        ));
         self.store.write_runs(&[changes])?;
         self.reindex()?;
         Ok(ImportSummary {

@@ -81,9 +81,77 @@ impl Workspace {
         opts: &ExportOptions,
         progress: &mut dyn ProgressObserver,
     ) -> Result<BundleSummary> {
-        export(out, opts, progress, |progress, stage| {
-            self.bundle_entries(run_key, out, opts, progress, stage)
-        })
+        let summary = export(out, opts, progress, |progress, stage| {
+            self.any_bundle_entries(run_key, out, opts, progress, stage)
+        })?;
+        self.store.record(&[export_record(run_key, &summary)])?;
+        Ok(summary)
+    }
+
+    /// The entries of a run's bundle without data (for the registry), built in memory.
+    pub(crate) fn run_bundle_entries(
+        &self,
+        run_key: &str,
+        scratch: &Path,
+    ) -> Result<(String, BTreeMap<String, Vec<u8>>)> {
+        let opts = ExportOptions::default();
+        let mut stage = export_stages(&opts);
+        self.bundle_entries(run_key, scratch, &opts, &mut Progress::silent(), &mut stage)
+    }
+
+    /// The entries of a registered version's bundle: the stored model bundle's entries (its
+    /// manifest and signature apart) and the registry's evidence under `registry/`.
+    fn model_bundle_entries(
+        &self,
+        key: &str,
+        progress: &mut dyn ProgressObserver,
+        stage: &mut Stages,
+    ) -> Result<(String, BTreeMap<String, Vec<u8>>)> {
+        let row = self.resolve_model(key)?;
+        stage.next(
+            progress,
+            "collecting the registered bundle and its evidence",
+        )?;
+        let bytes = self.artifacts.get(&row.bundle_sha256)?;
+        let (report, mut entries) =
+            cairn_bundle::verify_and_read("the registered bundle", &bytes, &[])?;
+        if !report.ok() {
+            return Err(AppError::new(
+                ErrorCode::BundleInvalid,
+                format!(
+                    "the stored bundle of {}@{} does not verify",
+                    row.name, row.version
+                ),
+            ));
+        }
+        entries.remove(cairn_bundle::MANIFEST);
+        entries.remove(cairn_bundle::SIGNATURE);
+        entries.extend(self.registry_entries(&row)?);
+        Ok((report.manifest.run_id, entries))
+    }
+
+    /// A run's bundle, or a registered version's (`NAME@N`, `NAME@alias`) with its evidence.
+    fn any_bundle_entries(
+        &self,
+        key: &str,
+        out: &Path,
+        opts: &ExportOptions,
+        progress: &mut dyn ProgressObserver,
+        stage: &mut Stages,
+    ) -> Result<(String, BTreeMap<String, Vec<u8>>)> {
+        let is_model = key
+            .split_once('@')
+            .is_some_and(|(name, _)| self.store.registered_model(name).ok().flatten().is_some());
+        if is_model {
+            if opts.include_data {
+                return Err(AppError::invalid(
+                    "--include-data exports a run's bundle; export the run (`cairn bundle export RUN --include-data`) for a reproducible bundle",
+                ));
+            }
+            self.model_bundle_entries(key, progress, stage)
+        } else {
+            self.bundle_entries(key, out, opts, progress, stage)
+        }
     }
 
     /// Reads everything a run's bundle holds: its model files (with the ONNX model made from
@@ -167,12 +235,31 @@ impl WorkspaceDir {
         opts: &ExportOptions,
         progress: &mut dyn ProgressObserver,
     ) -> Result<BundleSummary> {
-        export(out, opts, progress, |progress, stage| {
+        let summary = export(out, opts, progress, |progress, stage| {
             self.turn(&format!("reading run {run_key} for a bundle"), |ws| {
-                ws.bundle_entries(run_key, out, opts, progress, stage)
+                ws.any_bundle_entries(run_key, out, opts, progress, stage)
             })
-        })
+        })?;
+        self.turn("recording a bundle export", |ws| {
+            Ok(ws.store.record(&[export_record(run_key, &summary)])?)
+        })?;
+        Ok(summary)
     }
+}
+
+/// The audit entry of a bundle written.
+fn export_record(key: &str, s: &BundleSummary) -> cairn_store::Record {
+    let subject = if key.contains('@') {
+        format!("model:{key}")
+    } else {
+        format!("run:{}", s.run_id)
+    };
+    cairn_store::Record::new(
+        "bundle.export",
+        subject,
+        serde_json::json!({"path": s.path, "root_hash": s.root_hash, "signed_by": s.signed_by, "bytes": s.bytes}),
+    )
+    .signed_by(s.signed_by.clone())
 }
 
 /// An export: the signing key read first (a bad key file fails before any work), the run's
