@@ -33,6 +33,13 @@ fn main() {
         "export_bundle",
         "inspect_bundle",
         "import_bundle",
+        "list_models",
+        "model_detail",
+        "model_version",
+        "promote_model",
+        "approve_model",
+        "audit_log",
+        "audit_verify",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .expect("tauri build script");

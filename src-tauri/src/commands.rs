@@ -274,3 +274,105 @@ pub async fn import_bundle(
             })
     }))
 }
+
+// ---- registry and audit (docs/registry.md, docs/formats/audit-log.md) ----------------------
+
+/// Every registered model: versions, latest, aliases.
+#[tauri::command]
+pub async fn list_models(
+    state: tauri::State<'_, AppState>,
+) -> Result<Vec<cairn_app::ModelSummary>, AppError> {
+    with_workspace(&state, |ws| ws.registered_models()).await
+}
+
+/// One model: every version (test metrics, aliases), the policy in force, and every alias move.
+#[tauri::command]
+pub async fn model_detail(
+    state: tauri::State<'_, AppState>,
+    name: String,
+) -> Result<cairn_app::ModelPage, AppError> {
+    with_workspace(&state, move |ws| ws.model_page(&name)).await
+}
+
+/// One version (`NAME@N`, `NAME@alias`): signature, gate reports, approvals, alias moves.
+#[tauri::command]
+pub async fn model_version(
+    state: tauri::State<'_, AppState>,
+    reference: String,
+) -> Result<cairn_app::VersionEvidence, AppError> {
+    with_workspace(&state, move |ws| ws.version_evidence(&reference)).await
+}
+
+/// Moves `alias` to `reference`'s version through the gates (as `cairn registry promote`);
+/// with `dry_run`, only evaluates them: nothing is stored and nothing moves. A refusal is an
+/// error with code `gate_failed` naming each failing check.
+#[tauri::command]
+pub async fn promote_model(
+    state: tauri::State<'_, AppState>,
+    reference: String,
+    alias: String,
+    force: bool,
+    reason: Option<String>,
+    key: Option<String>,
+    dry_run: bool,
+) -> Result<cairn_app::PromotionOutcome, AppError> {
+    let opts = cairn_app::PromoteOptions {
+        force,
+        reason: reason.filter(|r| !r.trim().is_empty()),
+        key: key
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .map(std::path::PathBuf::from),
+        dry_run,
+    };
+    with_workspace(&state, move |ws| {
+        ws.promote(&reference, alias.trim(), &opts)
+    })
+    .await
+}
+
+/// Signs an approval of moving `alias` to `reference`'s version with a secret key file.
+#[tauri::command]
+pub async fn approve_model(
+    state: tauri::State<'_, AppState>,
+    reference: String,
+    alias: String,
+    key: String,
+    comment: String,
+) -> Result<cairn_app::ApprovalOutcome, AppError> {
+    with_workspace(&state, move |ws| {
+        ws.approve(
+            &reference,
+            alias.trim(),
+            std::path::Path::new(key.trim()),
+            comment.trim(),
+        )
+    })
+    .await
+}
+
+/// Audit entries from `since` about `subject` (and what is under it), the newest `limit`,
+/// oldest first.
+#[tauri::command]
+pub async fn audit_log(
+    state: tauri::State<'_, AppState>,
+    since: Option<String>,
+    subject: Option<String>,
+    limit: u32,
+) -> Result<Vec<cairn_app::AuditEntry>, AppError> {
+    let blank_is_none =
+        |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let (since, subject) = (blank_is_none(since), blank_is_none(subject));
+    with_workspace(&state, move |ws| {
+        ws.audit_log(since.as_deref(), subject.as_deref(), limit as usize)
+    })
+    .await
+}
+
+/// Verifies the audit chain and every signed checkpoint (as `cairn audit verify`).
+#[tauri::command]
+pub async fn audit_verify(
+    state: tauri::State<'_, AppState>,
+) -> Result<cairn_app::AuditReport, AppError> {
+    with_workspace(&state, |ws| ws.audit_verify()).await
+}

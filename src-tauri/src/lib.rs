@@ -76,7 +76,14 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, root: PathBuf) -> Builder<R> {
             commands::compare_runs,
             commands::export_bundle,
             commands::inspect_bundle,
-            commands::import_bundle
+            commands::import_bundle,
+            commands::list_models,
+            commands::model_detail,
+            commands::model_version,
+            commands::promote_model,
+            commands::approve_model,
+            commands::audit_log,
+            commands::audit_verify
         ])
 }
 

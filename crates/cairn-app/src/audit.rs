@@ -41,7 +41,7 @@ fn unix_user() -> Option<String> {
 }
 
 /// One checkpoint, checked against the log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct CheckpointStatus {
     pub size: u64,
     pub head: String,
@@ -52,7 +52,7 @@ pub struct CheckpointStatus {
 }
 
 /// What `cairn audit verify` found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct AuditReport {
     pub ok: bool,
     pub entries: u64,

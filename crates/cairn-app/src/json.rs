@@ -235,7 +235,8 @@ pub fn typescript_bindings() -> String {
         .into_iter()
         .chain(compare_declarations(&cfg))
         .chain(bundle_declarations(&cfg))
-        .chain(crate::jobs::declarations(&cfg));
+        .chain(crate::jobs::declarations(&cfg))
+        .chain(crate::registry_view::declarations(&cfg));
     for d in decls.into_iter().chain(more) {
         out.push_str("export ");
         out.push_str(&d);

@@ -25,6 +25,7 @@ mod mlflow;
 mod predict;
 mod process;
 mod registry;
+mod registry_view;
 mod search;
 mod sysmetrics;
 mod train;
@@ -67,6 +68,7 @@ pub use registry::{
     AliasAt, AliasHistory, AliasPointer, ApprovalOutcome, ModelDetail, ModelSummary,
     ModelVersionRecord, ModelVersionView, PromoteOptions, PromotionOutcome, RegisterOptions,
 };
+pub use registry_view::{AliasMoveView, ModelPage, StoredGateReport, VersionEvidence};
 pub use search::{ATTRIBUTES, DATASET_KEYS, SearchOutcome, parse_query};
 pub use sysmetrics::{SystemSample, SystemSampler};
 pub use train::{RunEvaluation, TrainRequest};

@@ -20,7 +20,7 @@ use std::path::Path;
 pub const VERSION_RECORD_FORMAT: u32 = 1;
 
 /// What a registered version records about its model, fixed at registration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 pub struct ModelVersionRecord {
     pub format_version: u32,
     pub run_id: String,
@@ -43,7 +43,7 @@ pub struct ModelVersionRecord {
 }
 
 /// A model version as shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ModelVersionView {
     pub name: String,
     pub version: u32,
@@ -58,13 +58,13 @@ pub struct ModelVersionView {
     pub record: ModelVersionRecord,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct AliasPointer {
     pub alias: String,
     pub version: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ModelSummary {
     pub name: String,
     pub description: String,
@@ -86,7 +86,7 @@ pub struct ModelDetail {
 }
 
 /// The outcome of a promotion (or of evaluating one).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct PromotionOutcome {
     pub model: String,
     pub version: u32,
@@ -103,7 +103,7 @@ pub struct PromotionOutcome {
     pub passed: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct ApprovalOutcome {
     pub approval: Approval,
     /// Approvals counted for this alias now (valid, trusted, for the current gate report).
@@ -614,7 +614,7 @@ impl Workspace {
     }
 
     /// The policy in force for `model`: its own, else the workspace default, else none.
-    fn policy_for(&self, model: &str) -> Result<GatePolicy> {
+    pub(crate) fn policy_for(&self, model: &str) -> Result<GatePolicy> {
         let text = match self.store.policy(model)? {
             Some(t) => Some(t),
             None => self.store.policy("")?,

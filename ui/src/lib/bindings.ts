@@ -402,3 +402,178 @@ progress: TrainProgress | null,
  * While a turn waits for the workspace: who holds it and for what.
  */
 waiting_for: string | null, cancel_requested: boolean, error: AppError | null, outcome: JobOutcome | null, };
+export type AliasPointer = { alias: string, version: number, };
+export type ModelSummary = { name: string, description: string, created_at: string, versions: number, latest: number, aliases: Array<AliasPointer>, };
+export type ModelPage = { model: ModelSummary, versions: Array<ModelVersionView>, 
+/**
+ * The policy in force (the model's own, else the workspace default), as TOML text.
+ */
+policy: string | null, 
+/**
+ * The model's name, or `workspace default`.
+ */
+policy_scope: string | null, 
+/**
+ * Every move of the model's aliases, oldest first.
+ */
+moves: Array<AliasMoveView>, };
+export type ModelVersionView = { name: string, version: number, created_at: string, created_by: string, description: string, archived_at: string | null, archive_reason: string | null, tags: { [key in string]: string }, 
+/**
+ * Aliases that point at this version now.
+ */
+aliases: Array<string>, record: ModelVersionRecord, };
+export type ModelVersionRecord = { format_version: number, run_id: string, run_name: string, 
+/**
+ * The model kind (`mlp`, `logistic`, …).
+ */
+model_kind: string, target: string, 
+/**
+ * The training data version (`NAME@N`) and its content hash.
+ */
+data: string | null, data_hash: string, signature: Array<InputColumn>, 
+/**
+ * The held-out test metrics (`test_*`).
+ */
+test_metrics: { [key in string]: number }, reference: ReferenceSketch | null, 
+/**
+ * The SHA-256 of the stored bundle file (its key in the artifact store).
+ */
+bundle_sha256: string, 
+/**
+ * The root hash of the bundle's model entries (what gate reports and approvals name).
+ */
+bundle_root: string, bundle_bytes: number, };
+export type InputColumn = { name: string, 
+/**
+ * The data version's type (`int64`, `float64`, `string`, …).
+ */
+dtype: string, 
+/**
+ * `numeric` or `categorical`, as the preprocessing treats it.
+ */
+role: string, min: number | null, max: number | null, 
+/**
+ * The categories seen in training (categorical columns).
+ */
+categories: Array<string>, nulls_seen: boolean, };
+export type ReferenceSketch = { format_version: number, rows: number, columns: Array<ColumnSketch>, };
+export type ColumnSketch = { name: string, dtype: string, 
+/**
+ * Non-null values.
+ */
+count: number, nulls: number, numeric: NumericSketch | null, 
+/**
+ * `(value, count)`, most frequent first (every column with at most
+ * [`SKETCH_MAX_CATEGORIES`] distinct values, and every text column).
+ */
+categories: Array<[string, number]>, 
+/**
+ * Rows whose value is not among `categories` (0 when every category is kept).
+ */
+other_count: number, };
+export type NumericSketch = { min: number, max: number, mean: number, std: number | null, 
+/**
+ * [`SKETCH_QUANTILES`] values at 0, 0.01, …, 1 (continuous, linear interpolation).
+ */
+quantiles: Array<number>, histogram_edges: Array<number>, histogram_counts: Array<number>, };
+export type GateCheck = { 
+/**
+ * `metric:test_accuracy`, `bundle_verifies`, `data_quality`, `approvals`, ….
+ */
+check: string, 
+/**
+ * The observed value, as text (a number, `yes`/`no`, `1 of 2`), when there is one.
+ */
+value: string | null, 
+/**
+ * What the check requires, as text.
+ */
+threshold: string, passed: boolean, 
+/**
+ * Why it failed, or what evidence to produce.
+ */
+detail: string, };
+export type GateReport = { format_version: number, model: string, version: number, alias: string, 
+/**
+ * The model bundle's root hash.
+ */
+bundle_root: string, 
+/**
+ * The version the alias pointed at when the report was made.
+ */
+current_version: number | null, checks: Array<GateCheck>, passed: boolean, };
+export type ApprovalClaim = { model: string, version: number, bundle_root: string, alias: string, gate_report_sha256: string, comment: string, 
+/**
+ * RFC 3339.
+ */
+at: string, };
+export type Approval = { 
+/**
+ * The approver's public key, 64 hex digits.
+ */
+public_key: string, fingerprint: string, 
+/**
+ * The Ed25519 signature of [`ApprovalClaim::message`], 128 hex digits.
+ */
+signature: string, model: string, version: number, bundle_root: string, alias: string, gate_report_sha256: string, comment: string, 
+/**
+ * RFC 3339.
+ */
+at: string, };
+export type PromotionOutcome = { model: string, version: number, alias: string, from_version: number | null, 
+/**
+ * Whether the alias moved.
+ */
+moved: boolean, forced: boolean, reason: string, report: GateReport, gate_report_sha256: string, approvals: GateCheck, 
+/**
+ * Whether every gate and the approvals passed.
+ */
+passed: boolean, };
+export type ApprovalOutcome = { approval: Approval, 
+/**
+ * Approvals counted for this alias now (valid, trusted, for the current gate report).
+ */
+counted: number, required: number, };
+export type AliasMoveView = { alias: string, from_version: number | null, to_version: number | null, 
+/**
+ * RFC 3339.
+ */
+at: string, actor: string, 
+/**
+ * The requester's key fingerprint, when the move was requested with a key.
+ */
+key: string | null, reason: string, forced: boolean, gate_report_sha256: string | null, };
+export type StoredGateReport = { alias: string, sha256: string, 
+/**
+ * When it was stored, RFC 3339.
+ */
+at: string, report: GateReport, };
+export type VersionEvidence = { version: ModelVersionView, 
+/**
+ * The aliases the policy in force names (what this version may be promoted to with gates).
+ */
+policy_aliases: Array<string>, 
+/**
+ * The newest stored report per alias, by alias.
+ */
+gate_reports: Array<StoredGateReport>, 
+/**
+ * Every approval signed for this version, oldest first.
+ */
+approvals: Array<Approval>, 
+/**
+ * The alias moves to or from this version, oldest first.
+ */
+moves: Array<AliasMoveView>, };
+export type AuditEntry = { seq: number, at: string, actor: string, key: string | null, action: string, subject: string, 
+/**
+ * The payload in canonical JSON, exactly as hashed.
+ */
+payload: string, prev: string, hash: string, };
+export type ChainBreak = { 
+/**
+ * The sequence number the entry should have had (the first bad one).
+ */
+seq: number, reason: string, };
+export type CheckpointStatus = { size: number, head: string, at: string, fingerprint: string, valid: boolean, problem: string | null, };
+export type AuditReport = { ok: boolean, entries: number, head: string, first_bad: ChainBreak | null, checkpoints: Array<CheckpointStatus>, };
