@@ -136,6 +136,13 @@ c registry show iris@1 --json | jq_ 'd["aliases"]' | grep -q canary && fail "a k
 [ "$(entries)" = "$before" ] || fail "killed changes left audit entries ($before → $(entries))"
 c audit verify >/dev/null || fail "audit verify after kill -9"
 
+echo "== lineage: file → data → run → model version → bundle → aliases, as JSON, DOT and Mermaid"
+kinds=$(c lineage iris@staging --json | jq_ '" ".join(sorted({n["kind"] for n in d["nodes"]})), d["root"]')
+[ "$kinds" = "alias bundle data file model run model:iris@1" ] || fail "lineage: $kinds"
+c lineage iris@1 --format dot | grep -q 'digraph lineage' || fail "lineage as DOT"
+c lineage iris@1 --format mermaid | grep -q '^flowchart LR' || fail "lineage as Mermaid"
+c lineage good --json | jq_ '[n["id"] for n in d["nodes"]]' | grep -q "model:iris@1" || fail "a run's lineage names its model version"
+
 echo "== bad input: clear errors, nothing changed"
 before=$(entries)
 expect_fail "alias \`latest\` is reserved" c registry promote iris@1 --alias latest

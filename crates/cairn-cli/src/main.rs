@@ -74,6 +74,15 @@ enum Command {
     /// The tamper-evident audit log of every change to the workspace.
     #[command(subcommand)]
     Audit(registry::AuditCommand),
+    /// Where a model version, run or data version came from and went: source file → data
+    /// version → split → run → model version → bundle → aliases.
+    Lineage {
+        /// NAME@N or NAME@alias (a registered model), a run, or a data set version.
+        key: String,
+        /// text (an edge list), json, dot (Graphviz) or mermaid.
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
     /// Make Ed25519 key pairs for signing bundles.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -282,6 +291,30 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
         }
         Command::Export(cmd) => export::run(cli, out, cmd)?,
         Command::Registry(cmd) => return registry::run(cli, out, cmd),
+        Command::Lineage { key, format } => {
+            let g = open(cli, &format!("reading the lineage of {key}"))?.lineage(key)?;
+            match (out.is_json(), format.as_str()) {
+                (true, _) | (false, "json") => out.json(&g)?,
+                (false, "dot") => print!("{}", g.to_dot()),
+                (false, "mermaid") => print!("{}", g.to_mermaid()),
+                (false, "text") => {
+                    let label = |id: &str| {
+                        g.nodes
+                            .iter()
+                            .find(|n| n.id == id)
+                            .map_or(id.to_string(), |n| n.label.clone())
+                    };
+                    for e in &g.edges {
+                        println!("{}  →  {}   [{}]", label(&e.from), label(&e.to), e.label);
+                    }
+                }
+                (false, other) => {
+                    return Err(AppError::invalid(format!(
+                        "--format `{other}`: use text, json, dot or mermaid"
+                    )));
+                }
+            }
+        }
         Command::Audit(cmd) => return registry::audit(cli, out, cmd),
         Command::Index(IndexCommand::Rebuild) => {
             let mut ws = open(cli, "rebuilding the search index")?;
