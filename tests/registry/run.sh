@@ -143,6 +143,12 @@ c lineage iris@1 --format dot | grep -q 'digraph lineage' || fail "lineage as DO
 c lineage iris@1 --format mermaid | grep -q '^flowchart LR' || fail "lineage as Mermaid"
 c lineage good --json | jq_ '[n["id"] for n in d["nodes"]]' | grep -q "model:iris@1" || fail "a run's lineage names its model version"
 
+echo "== search over model versions and data sets"
+[ "$(c registry search "models.alias = 'staging'" --json | jq_ '[h["name"] + "@" + str(h["version"]) for h in d]')" = "['iris@1']" ] || fail "models.alias"
+[ "$(c registry search "models.name = 'iris' ORDER BY metrics.test_accuracy DESC LIMIT 1" --json | jq_ 'd[0]["run_name"]')" = good ] || fail "ordered by a metric"
+found=$(c search iris --json | jq_ 'len(d["runs"]) > 0, len(d["models"]), [x["label"] for x in d["datasets"]]')
+[ "$found" = "True 2 ['iris@1']" ] || fail "free-text search finds runs, models and data sets: $found"
+
 echo "== bad input: clear errors, nothing changed"
 before=$(entries)
 expect_fail "alias \`latest\` is reserved" c registry promote iris@1 --alias latest

@@ -23,6 +23,7 @@ mod lock;
 mod log;
 mod log_stream;
 mod mlflow;
+mod model_search;
 mod predict;
 mod process;
 mod registry;
@@ -65,6 +66,7 @@ pub use lock::{LockHolder, NOTICE_AFTER, WaitNotice};
 pub use log::{LogOptions, LogSession, OnLanded, RunLogger, RunOutcome, RunStart};
 pub use log_stream::{LineError, LogEvent, LogStream, MAX_LINE_BYTES, parse_line};
 pub use mlflow::{KeyRename, MlflowExport, MlflowExportSummary};
+pub use model_search::{DatasetHit, ModelHit};
 pub use predict::{PredictSummary, RecordPrediction};
 pub use registry::{
     AliasAt, AliasHistory, AliasPointer, ApprovalOutcome, ModelDetail, ModelSummary,

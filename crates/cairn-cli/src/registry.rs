@@ -91,6 +91,12 @@ pub enum RegistryCommand {
         #[arg(long)]
         at: Option<String>,
     },
+    /// Find model versions with the query language: `models.name`, `models.alias`,
+    /// `models.version`, `metrics.test_*`, `tags.*`, free text (docs/query-language.md).
+    Search {
+        #[arg(num_args = 0.., value_name = "QUERY")]
+        query: Vec<String>,
+    },
     /// Promotion policies (TOML, docs/registry.md).
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -449,6 +455,17 @@ pub fn run(cli: &Cli, out: &Output, cmd: &RegistryCommand) -> Result<ExitCode, A
                     })
                     .collect();
                 table(&["AT", "ALIAS", "FROM", "TO", "BY", "", "REASON"], &rows);
+            }
+        }
+        RegistryCommand::Search { query } => {
+            let ws = open(cli, "searching model versions")?;
+            let hits = ws.search_models(&query.join(" "))?;
+            if out.is_json() {
+                out.json(&hits)?;
+            } else if hits.is_empty() {
+                println!("no model version matches");
+            } else {
+                crate::search::print_models(&hits);
             }
         }
         RegistryCommand::Policy(PolicyCommand::Set { file, model }) => {

@@ -24,21 +24,78 @@ pub struct SearchArgs {
 pub fn run(cli: &Cli, out: &Output, args: &SearchArgs) -> Result<(), AppError> {
     let text = args.query.join(" ");
     let mut ws = open(cli, "searching runs")?;
+    // Model versions and data sets answer the same query; a `models.*` key is theirs alone.
+    let models_only = mentions_models(&cairn_app::parse_query(&text)?);
+    let models = ws.search_models(&text)?;
+    let datasets = ws.search_datasets(&text)?;
     if out.is_json() {
-        return out.json(&ws.search_runs(&text, args.limit, args.offset)?);
+        let runs = if models_only {
+            serde_json::json!({"total": 0, "offset": args.offset, "runs": [], "took_ms": 0.0})
+        } else {
+            serde_json::to_value(ws.search_runs(&text, args.limit, args.offset)?)
+                .expect("a page serialises")
+        };
+        let mut page = runs;
+        page["models"] = serde_json::to_value(&models).expect("hits serialise");
+        page["datasets"] = serde_json::to_value(&datasets).expect("hits serialise");
+        return out.json(&page);
     }
-    let found = ws.search(&text, args.limit, args.offset)?;
-    let parsed = cairn_app::parse_query(&text)?;
-    print_runs(&found.runs, &columns(&parsed));
-    let shown = found.runs.len();
-    let first = if shown == 0 { 0 } else { args.offset + 1 };
-    println!(
-        "{first}–{} of {} runs ({:.1} ms)",
-        args.offset + shown,
-        found.total,
-        found.took.as_secs_f64() * 1e3
-    );
+    if !models_only {
+        let found = ws.search(&text, args.limit, args.offset)?;
+        let parsed = cairn_app::parse_query(&text)?;
+        print_runs(&found.runs, &columns(&parsed));
+        let shown = found.runs.len();
+        let first = if shown == 0 { 0 } else { args.offset + 1 };
+        println!(
+            "{first}–{} of {} runs ({:.1} ms)",
+            args.offset + shown,
+            found.total,
+            found.took.as_secs_f64() * 1e3
+        );
+    }
+    if !models.is_empty() {
+        println!();
+        print_models(&models);
+    }
+    if !datasets.is_empty() {
+        println!();
+        let rows: Vec<Vec<String>> = datasets
+            .iter()
+            .map(|d| vec![d.label.clone(), d.rows.to_string(), d.source.clone()])
+            .collect();
+        table(&["DATA SET", "ROWS", "SOURCE"], &rows);
+    }
     Ok(())
+}
+
+/// Model versions as a table: version, aliases, run, test accuracy or R².
+pub fn print_models(models: &[cairn_app::ModelHit]) {
+    let rows: Vec<Vec<String>> = models
+        .iter()
+        .map(|m| {
+            vec![
+                format!("{}@{}", m.name, m.version),
+                m.aliases.join(", "),
+                m.run_name.clone(),
+                m.test_metrics
+                    .iter()
+                    .find(|(k, _)| *k == "test_accuracy" || *k == "test_r2")
+                    .map(|(k, v)| format!("{k}={v:.4}"))
+                    .unwrap_or_default(),
+                if m.archived { "archived" } else { "" }.into(),
+            ]
+        })
+        .collect();
+    table(&["MODEL VERSION", "ALIASES", "RUN", "METRIC", ""], &rows);
+}
+
+/// Whether a query names `models.*` keys (then it is about model versions, not runs).
+fn mentions_models(q: &Query) -> bool {
+    let mut keys: Vec<Key> = q.order_by.iter().map(|o| o.key.clone()).collect();
+    if let Some(f) = &q.filter {
+        collect_keys(f, &mut keys);
+    }
+    keys.iter().any(|k| k.namespace == Namespace::Model)
 }
 
 /// The metric, param and tag keys a query names (order-by keys first), at most four: the

@@ -17,6 +17,9 @@ pub enum Namespace {
     Attribute,
     /// The training data: `name`, `version`, `hash`.
     Dataset,
+    /// A registered model version: `name`, `version`, `alias`, `description`, `run`,
+    /// `archived` (filters over model versions; runs have none).
+    Model,
 }
 
 /// An aggregate over a metric's history; without one a metric key means its last value.

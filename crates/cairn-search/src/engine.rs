@@ -65,6 +65,7 @@ fn key_type(key: &Key) -> Result<KeyType, SearchError> {
         Namespace::Metric => KeyType::Number,
         Namespace::Param => KeyType::Mixed,
         Namespace::Tag => KeyType::Text,
+        Namespace::Model => return Err(models_are_not_runs(key)),
         Namespace::Attribute | Namespace::Dataset => {
             match column_name(key)?.rsplit('.').next().unwrap_or_default() {
                 "seed" | "version" => KeyType::Number,
@@ -110,6 +111,7 @@ pub(crate) fn column_name(key: &Key) -> Result<String, SearchError> {
         Namespace::Tag => "tag",
         Namespace::Attribute => "attr",
         Namespace::Dataset => "dataset",
+        Namespace::Model => return Err(models_are_not_runs(key)),
     };
     let name = match key.namespace {
         Namespace::Attribute => attribute(&key.name).ok_or_else(|| {
@@ -136,6 +138,15 @@ pub(crate) fn column_name(key: &Key) -> Result<String, SearchError> {
     Ok(format!("{field}.{}", escape_path(name)))
 }
 
+/// Runs carry no `models.*` keys: those filter model versions.
+fn models_are_not_runs(key: &Key) -> SearchError {
+    SearchError::semantic(format!(
+        "`models.{}` filters registered model versions, not runs: search them with `cairn \
+         registry search` (`cairn search` lists the model versions a query matches after the runs)",
+        key.name
+    ))
+}
+
 fn escape_path(segment: &str) -> String {
     segment.replace('\\', "\\\\").replace('.', "\\.")
 }
@@ -147,6 +158,7 @@ fn display_key(key: &Key) -> String {
         Namespace::Tag => "tags",
         Namespace::Attribute => "attributes",
         Namespace::Dataset => "datasets",
+        Namespace::Model => "models",
     };
     let plain = format!("{ns}.{}", key.name);
     match key.aggregate {

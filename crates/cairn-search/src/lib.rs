@@ -14,6 +14,7 @@
 
 mod engine;
 pub mod query;
+pub mod records;
 mod stored;
 
 use cairn_core::query::Query;

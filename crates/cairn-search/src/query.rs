@@ -211,6 +211,7 @@ fn namespace(word: &str) -> Option<Namespace> {
         "tags" | "tag" => Namespace::Tag,
         "attributes" | "attribute" | "attr" | "run" => Namespace::Attribute,
         "datasets" | "dataset" => Namespace::Dataset,
+        "models" | "model" => Namespace::Model,
         _ => return None,
     })
 }
@@ -482,6 +483,7 @@ impl Parser {
                         Namespace::Tag => "tags",
                         Namespace::Attribute => "attributes",
                         Namespace::Dataset => "datasets",
+                        Namespace::Model => "models",
                     },
                     describe(other)
                 ));
