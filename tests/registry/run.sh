@@ -64,6 +64,9 @@ t2=$(now)
 forced=$(c audit log --subject model:iris@production --json | jq_ '[(e["action"], json.loads(e["payload"]).get("forced"), json.loads(e["payload"]).get("reason")) for e in d if e["action"] == "registry.alias_move"][-1]')
 [ "$forced" = "('registry.alias_move', True, 'rollback drill')" ] || fail "forced move in the audit log: $forced"
 
+c predict iris@production --data iris --out "$work/p.csv" >/dev/null 2>&1 || fail "predict NAME@alias"
+[ "$(wc -l < "$work/p.csv")" = 151 ] || fail "predict NAME@alias scores every row"
+
 echo "== history --at before, between and after the two moves"
 for pair in "$t0:None" "$t1:1" "$t2:2"; do
     t=${pair%:*}; want=${pair##*:}

@@ -198,7 +198,7 @@ impl Workspace {
         let mut seen = BTreeSet::new();
         let mut runs = Vec::with_capacity(keys.len());
         for key in keys {
-            let run = self.store.find_run(key)?;
+            let run = self.find_run(key)?;
             if !seen.insert(run.id.as_str().to_string()) {
                 return Err(AppError::invalid(format!(
                     "`{key}` names run {} ({}) a second time; name each run once",

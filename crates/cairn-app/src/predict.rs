@@ -36,7 +36,7 @@ pub struct RecordPrediction {
 impl Workspace {
     /// The run and its model, ready to predict.
     pub fn load_model(&self, run_key: &str, device: DeviceChoice) -> Result<(Run, LoadedModel)> {
-        let run = self.store.find_run(run_key)?;
+        let run = self.find_run(run_key)?;
         let artifacts = self.store.artifacts(&run.id)?;
         let get = |path: &str| -> Result<Vec<u8>> {
             let (_, sha, _) = artifacts.iter().find(|(p, _, _)| p == path).ok_or_else(|| {

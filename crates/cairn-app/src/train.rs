@@ -196,7 +196,7 @@ impl Workspace {
                 resume: None,
             });
         };
-        let old = self.store.find_run(key)?;
+        let old = self.find_run(key)?;
         let last = self
             .store
             .artifacts(&old.id)?
@@ -482,7 +482,7 @@ pub struct RunEvaluation {
 
 impl Workspace {
     pub fn run_evaluation(&self, run_key: &str) -> Result<RunEvaluation> {
-        let run = self.store.find_run(run_key)?;
+        let run = self.find_run(run_key)?;
         let artifacts = self.store.artifacts(&run.id)?;
         let read = |path: &str| -> Result<Option<serde_json::Value>> {
             let Some((_, sha, _)) = artifacts.iter().find(|(p, _, _)| p == path) else {

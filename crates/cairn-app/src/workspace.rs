@@ -342,13 +342,18 @@ impl Workspace {
         Ok(self.runs()?.into_iter().map(RunSummary::from).collect())
     }
 
-    /// A run by id, id prefix or name, with its history and artifacts.
-    /// A registered version (`NAME@N`, `NAME@alias`) names its run.
-    pub fn run(&self, key: &str) -> Result<RunDetail> {
-        let run = match self.model_run_id(key)? {
+    /// A run by id, id prefix or name — or by a registered version (`NAME@N`, `NAME@alias`),
+    /// which names its run.
+    pub(crate) fn find_run(&self, key: &str) -> Result<Run> {
+        Ok(match self.model_run_id(key)? {
             Some(id) => self.store.find_run(&id)?,
             None => self.store.find_run(key)?,
-        };
+        })
+    }
+
+    /// A run by id, id prefix, name or registered version, with its history and artifacts.
+    pub fn run(&self, key: &str) -> Result<RunDetail> {
+        let run = self.find_run(key)?;
         let history = self.store.metric_history(&run.id)?;
         let artifacts = self
             .store
