@@ -163,35 +163,40 @@ const EVIDENCE_HINTS: [(&str, &str); 3] = [
 impl Workspace {
     // ---- reading ------------------------------------------------------------------------
 
+    /// The error for a model name that is not registered, listing those that are.
+    fn unknown_model(&self, name: &str) -> AppError {
+        let names: Vec<String> = self
+            .store
+            .registered_models()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        AppError::new(
+            ErrorCode::NotFound,
+            if names.is_empty() {
+                format!(
+                    "no registered model `{}`: the registry is empty; register one with \
+                         `cairn registry register RUN --name {}`",
+                    name, name
+                )
+            } else {
+                format!(
+                    "no registered model `{}`; registered models: {}",
+                    name,
+                    names.join(", ")
+                )
+            },
+        )
+    }
+
     /// Resolves `NAME`, `NAME@N` or `NAME@alias` to a stored version.
     pub(crate) fn resolve_model(&self, text: &str) -> Result<ModelVersionRow> {
         let r = ModelRef::parse(text).map_err(AppError::invalid)?;
-        let unknown = || {
-            let names: Vec<String> = self
-                .store
-                .registered_models()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|m| m.name)
-                .collect();
-            AppError::new(
-                ErrorCode::NotFound,
-                if names.is_empty() {
-                    format!(
-                        "no registered model `{}`: the registry is empty; register one with \
-                         `cairn registry register RUN --name {}`",
-                        r.name, r.name
-                    )
-                } else {
-                    format!(
-                        "no registered model `{}`; registered models: {}",
-                        r.name,
-                        names.join(", ")
-                    )
-                },
-            )
-        };
-        let model = self.store.registered_model(&r.name)?.ok_or_else(unknown)?;
+        let model = self
+            .store
+            .registered_model(&r.name)?
+            .ok_or_else(|| self.unknown_model(&r.name))?;
         let number = match &r.pick {
             VersionPick::Number(n) => *n,
             VersionPick::Latest => self
@@ -317,11 +322,7 @@ impl Workspace {
             .registered_models()?
             .into_iter()
             .find(|m| m.name == name)
-            .ok_or_else(|| {
-                self.resolve_model(name)
-                    .err()
-                    .unwrap_or_else(|| AppError::invalid(""))
-            })?;
+            .ok_or_else(|| self.unknown_model(name))?;
         let versions = self
             .store
             .model_versions(name)?
@@ -548,11 +549,9 @@ impl Workspace {
         let r = ModelRef::parse(text).map_err(AppError::invalid)?;
         let version = match r.pick {
             VersionPick::Latest if !text.contains('@') => {
-                self.store.registered_model(&r.name)?.ok_or_else(|| {
-                    self.resolve_model(text)
-                        .err()
-                        .unwrap_or_else(|| AppError::invalid(""))
-                })?;
+                self.store
+                    .registered_model(&r.name)?
+                    .ok_or_else(|| self.unknown_model(&r.name))?;
                 None
             }
             _ => Some(self.resolve_model(text)?.version),
@@ -586,11 +585,9 @@ impl Workspace {
                 .map_err(|e| AppError::invalid(format!("{}: {e}", file.display())))?;
         }
         if let Some(m) = model {
-            self.store.registered_model(m)?.ok_or_else(|| {
-                self.resolve_model(m)
-                    .err()
-                    .unwrap_or_else(|| AppError::invalid(""))
-            })?;
+            self.store
+                .registered_model(m)?
+                .ok_or_else(|| self.unknown_model(m))?;
         }
         let scope = model.unwrap_or("");
         let at = cairn_core::now_rfc3339();
@@ -1195,10 +1192,7 @@ impl Workspace {
             validate_alias(a).map_err(AppError::invalid)?;
         }
         if self.store.registered_model(name)?.is_none() {
-            return Err(self
-                .resolve_model(name)
-                .err()
-                .unwrap_or_else(|| AppError::invalid("")));
+            return Err(self.unknown_model(name));
         }
         let moves = self.store.alias_moves(name, alias)?;
         let mut pointing = Vec::new();

@@ -992,6 +992,11 @@ mod tests {
                 "attributes.seed is a number and LIKE",
             ),
             ("datasets.version = 'one'", "datasets.version is a number"),
+            (
+                "models.alias = 'production'",
+                "`models.alias` filters registered model versions, not runs",
+            ),
+            ("models.version > 1", "cairn registry search"),
         ];
         for (q, want) in cases {
             let e = f.fails(q);
