@@ -3,9 +3,16 @@
 import { invoke } from '@tauri-apps/api/core';
 import type {
   AppError,
+  ApprovalOutcome,
+  AuditEntry,
+  AuditReport,
   BundleExportForm,
   BundleInspection,
   JobInfo,
+  ModelPage,
+  ModelSummary,
+  PromotionOutcome,
+  VersionEvidence,
   DatasetDetail,
   DatasetDiff,
   DatasetProfile,
@@ -166,4 +173,55 @@ export function inspectBundle(path: string, trust: string[]): Promise<BundleInsp
  * fails for a run already here; its outcome (`imported`) is an `ImportSummary`. */
 export function importBundle(path: string, trust: string[]): Promise<JobInfo> {
   return call<JobInfo>('import_bundle', { path, trust });
+}
+
+/** Every registered model: its versions, latest version and aliases. */
+export function listModels(): Promise<ModelSummary[]> {
+  return call<ModelSummary[]>('list_models');
+}
+
+/** One model: every version with its test metrics and aliases, the policy in force, and every
+ * move of its aliases. */
+export function modelDetail(name: string): Promise<ModelPage> {
+  return call<ModelPage>('model_detail', { name });
+}
+
+/** One version (`name@3`, `name@production`): signature, stored gate reports, approvals and the
+ * alias moves that touched it. */
+export function modelVersion(reference: string): Promise<VersionEvidence> {
+  return call<VersionEvidence>('model_version', { reference });
+}
+
+export type PromoteRequest = { force: boolean; reason: string | null; key: string | null; dryRun: boolean };
+
+/**
+ * Moves `alias` to `reference`'s version through the policy's gates. With `dryRun` the gates are
+ * only evaluated: nothing is stored and nothing moves. A refusal rejects with code `gate_failed`
+ * naming each failing check; `force` with a `reason` moves it anyway (recorded as forced).
+ */
+export function promoteModel(reference: string, alias: string, request: PromoteRequest): Promise<PromotionOutcome> {
+  return call<PromotionOutcome>('promote_model', {
+    reference,
+    alias,
+    force: request.force,
+    reason: request.reason,
+    key: request.key,
+    dryRun: request.dryRun,
+  });
+}
+
+/** Signs an approval of moving `alias` to `reference`'s version with a secret key file. */
+export function approveModel(reference: string, alias: string, key: string, comment: string): Promise<ApprovalOutcome> {
+  return call<ApprovalOutcome>('approve_model', { reference, alias, key, comment });
+}
+
+/** Audit entries from `since` (RFC 3339 or a date) about `subject` (and what is under it), the
+ * newest `limit`, oldest first. */
+export function auditLog(since: string | null, subject: string | null, limit: number): Promise<AuditEntry[]> {
+  return call<AuditEntry[]>('audit_log', { since, subject, limit });
+}
+
+/** Verifies the audit log's hash chain and its signed checkpoints. */
+export function auditVerify(): Promise<AuditReport> {
+  return call<AuditReport>('audit_verify');
 }

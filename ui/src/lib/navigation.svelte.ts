@@ -2,7 +2,7 @@
 // the run page shows. Kept outside the components so the overview can open a data set or a run
 // and a view switch keeps the choice.
 
-export type ViewId = 'overview' | 'data' | 'train' | 'runs' | 'bundles' | 'registry';
+export type ViewId = 'overview' | 'data' | 'train' | 'runs' | 'bundles' | 'models' | 'audit';
 export const DATA_TABS = ['versions', 'rows', 'profile', 'quality', 'diff'] as const;
 export type DataTab = (typeof DATA_TABS)[number];
 /** What the Runs view shows: the table of runs, one run's page, or runs compared. */
@@ -22,11 +22,35 @@ class Navigation {
   compareIds = $state.raw<string[]>([]);
   /** The bundle file the Bundles view opens (set by the export dialog); null: none yet. */
   bundlePath = $state<string | null>(null);
+  /** The registered model the Models view shows; null: the table of models. */
+  model = $state<string | null>(null);
+  /** The version of `model` shown on its version page; null: the model page. */
+  modelVersion = $state<number | null>(null);
+  /** The subject the Audit view filters on when opened from a page (`model:iris`); null: none. */
+  auditSubject = $state<string | null>(null);
 
   show(view: ViewId): void {
     this.view = view;
     // The sidebar's Runs entry leads to the table of runs.
     if (view === 'runs') this.runsMode = 'table';
+    // The sidebar's Models entry leads to the table of models.
+    if (view === 'models') {
+      this.model = null;
+      this.modelVersion = null;
+    }
+  }
+
+  /** Opens a registered model's page, or one of its versions. */
+  openModel(name: string, version: number | null = null): void {
+    this.model = name;
+    this.modelVersion = version;
+    this.view = 'models';
+  }
+
+  /** Opens the Audit view filtered on `subject`. */
+  openAudit(subject: string): void {
+    this.auditSubject = subject;
+    this.view = 'audit';
   }
 
   /** Opens the Compare view of `ids`. */
