@@ -66,6 +66,8 @@ const RULES = process.env.E2E_RULES ?? '';
 const KEY = process.env.E2E_KEY ?? '';
 const PUB = process.env.E2E_PUB ?? '';
 const BUNDLES = process.env.E2E_BUNDLES ?? '';
+/** The registered model run.sh makes (two versions, production → v1, a metric gate v2 fails). */
+const MODEL = process.env.E2E_MODEL ?? '';
 /** The sample's rows as text, to check the table shows the right row at the right place. */
 const PENGUINS_CSV = fs
   .readFileSync(path.join(REPO_ROOT, 'sample-data', 'penguins.csv'), 'utf8')
@@ -1410,6 +1412,198 @@ describe('Cairn desktop app', { timeout: 900_000 }, () => {
     await step('back to English', async () => {
       await session.setLocale('en');
       await session.waitForText('[data-testid="page-title"]', EN['bundles.title'], 5_000);
+    });
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // Models and Audit (run.sh registers e2e-model v1 and v2, production → v1, and a policy whose
+  // metric gate v2 fails)
+  // -------------------------------------------------------------------------------------------
+
+  /** Calls a command of the app from inside the window, as the UI does. */
+  const invoke = (command, args = {}) =>
+    session.executeAsync(
+      `const done = arguments[arguments.length - 1];
+       window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1]).then((v) => done({ ok: v }), (e) => done({ err: e }));`,
+      command,
+      args,
+    );
+  const modelShot = (name) => session.screenshot(path.join(SCREENSHOT_DIR, `desktop-${name}.png`));
+  const openVersion = async (version) => {
+    await session.clickCss('[data-testid="nav-models"]');
+    await session.waitForText('[data-testid="page-title"]', EN['models.title']);
+    await session.waitFor('the model row', `return !!document.querySelector('[data-testid="model-row"][data-name=${cssString(MODEL)}]');`);
+    await session.clickCss(`[data-testid="model-row"][data-name=${cssString(MODEL)}] [data-testid="open-model"]`);
+    await session.waitFor('the versions', 'return document.querySelectorAll(\'[data-testid="model-version-row"]\').length === 2;');
+    await session.clickCss(`[data-testid="model-version-row"][data-version="${version}"] [data-testid="open-version"]`);
+    await session.waitFor(`v${version}'s page`, `return document.querySelector('[data-testid="version-page"]')?.dataset.version === "${version}";`);
+  };
+
+  it('lists the registered model, its versions and aliases', async (t) => {
+    if (!MODEL) return t.skip('no registered model (run through tests/e2e/run.sh)');
+    await step('the models table', async () => {
+      await session.clickCss('[data-testid="nav-models"]');
+      await session.waitForText('[data-testid="page-title"]', EN['models.title']);
+      const row = `[data-testid="model-row"][data-name=${cssString(MODEL)}]`;
+      await session.waitFor('the model row', `return !!document.querySelector(${JSON.stringify(row)});`);
+      assert.equal(await session.attr(row, 'data-versions'), '2');
+      assert.equal(await session.attr(`${row} [data-testid="model-alias"]`, 'data-alias'), 'production');
+      assert.equal(await session.attr(`${row} [data-testid="model-alias"]`, 'data-version'), '1');
+      assert.equal(await session.textOf(`${row} [data-testid="model-alias"]`), en('models.alias_pointer', { alias: 'production', version: 1 }));
+      await modelShot('models');
+    });
+    await step('the model page', async () => {
+      await session.clickCss(`[data-testid="model-row"][data-name=${cssString(MODEL)}] [data-testid="open-model"]`);
+      await session.waitFor('two versions', 'return document.querySelectorAll(\'[data-testid="model-version-row"]\').length === 2;');
+      const v1 = '[data-testid="model-version-row"][data-version="1"]';
+      assert.equal(await session.attr(`${v1} [data-testid="version-alias"]`, 'data-alias'), 'production');
+      assert.equal(await session.count('[data-testid="model-version-row"][data-version="2"] [data-testid="version-alias"]'), 0);
+      const accuracy = await session.textOf(`${v1} td[data-metric="test_accuracy"]`);
+      assert.match(accuracy, /^\d+\.\d\d%$/, `v1's accuracy reads ${accuracy}`);
+      assert.match(await session.textOf('[data-testid="model-policy"]'), /min_absolute_change = 0\.01/);
+      assert.equal(await session.count('[data-testid="model-timeline"] [data-testid="alias-move"]'), 1);
+      await modelShot('model-page');
+    });
+  });
+
+  it('shows a version\'s signature and its gate report', async (t) => {
+    if (!MODEL) return t.skip('no registered model (run through tests/e2e/run.sh)');
+    await step('v1: signature', async () => {
+      await openVersion(1);
+      // breast_cancer has 30 numeric features and the target.
+      assert.equal(await session.count('[data-testid="signature-row"]'), 30);
+      const first = await session.execute('const r = document.querySelector(\'[data-testid="signature-row"]\'); return [r.dataset.column, r.cells[1].textContent.trim(), r.cells[2].textContent.trim()];');
+      assert.equal(first[2], EN['models.signature.role.numeric'], `the first column is ${JSON.stringify(first)}`);
+      assert.ok(first[0] && first[1], `the first column is ${JSON.stringify(first)}`);
+    });
+    await step('v1: the gate report of its promotion, and the move', async () => {
+      const report = '[data-testid="gate-report"][data-alias="production"]';
+      assert.equal(await session.attr(report, 'data-passed'), 'true');
+      assert.equal(await session.attr(`${report} [data-testid="gate-check"][data-check="bundle_verifies"]`, 'data-passed'), 'true');
+      assert.equal(await session.textOf(`${report} [data-testid="gate-check"][data-check="bundle_verifies"] td`), en('models.check.bundle_verifies'));
+      const move = '[data-testid="version-timeline"] [data-testid="alias-move"]';
+      assert.equal(await session.count(move), 1);
+      assert.equal(await session.attr(move, 'data-to'), '1');
+      assert.equal(await session.textOf(`${move} .what`), en('models.move.created', { alias: 'production', to: '1' }));
+      await modelShot('model-version');
+      await session.execute('document.querySelector(\'[data-testid="version-signature"]\').scrollIntoView({ block: "start" });');
+      await modelShot('model-version-signature');
+    });
+  });
+
+  it('shows the failing gate before a promotion changes anything', async (t) => {
+    if (!MODEL) return t.skip('no registered model (run through tests/e2e/run.sh)');
+    await step('v2 has no gate report yet', async () => {
+      await openVersion(2);
+      assert.equal(await session.count('[data-testid="gate-reports-none"]'), 1);
+    });
+    await step('the dry run shows the failing metric check', async () => {
+      await session.clickCss('[data-testid="version-promote"]');
+      await session.waitFor('the dry run', 'return !!document.querySelector(\'[data-testid="promote-preview"]\');', [], 60_000);
+      assert.equal(await session.execute('return document.querySelector(\'[data-testid="promote-alias"]\').value;'), 'production');
+      assert.equal(await session.attr('[data-testid="promote-preview"]', 'data-passed'), 'false');
+      assert.equal(await session.attr('[data-testid="promote-preview"]', 'data-failing'), '1');
+      const metric = '[data-testid="promote-checks"] [data-testid="gate-check"][data-check^="metric:test_accuracy"]';
+      assert.equal(await session.attr(metric, 'data-passed'), 'false');
+      assert.match(await session.textOf(`${metric} td:last-child`), /does not beat v1/);
+      assert.equal(await session.attr('[data-testid="promote-checks"] [data-testid="gate-check"][data-check="bundle_verifies"]', 'data-passed'), 'true');
+      assert.equal(await session.isDisabled('[data-testid="promote-confirm"]'), true, 'a failing promotion needs Force and a reason');
+      await modelShot('promote-dry-run');
+    });
+    await step('Force needs a reason', async () => {
+      await session.clickCss('[data-testid="promote-force"]');
+      await session.waitFor('force ticked', 'return document.querySelector(\'[data-testid="promote-force"]\').checked;');
+      assert.equal(await session.isDisabled('[data-testid="promote-confirm"]'), true, 'no reason yet');
+      await session.type('[data-testid="promote-reason"]', 'rollback drill');
+      await session.waitFor('confirm enabled', 'return document.querySelector(\'[data-testid="promote-confirm"]\').disabled === false;');
+      assert.equal(await session.textOf('[data-testid="promote-confirm"]'), EN['models.promote.confirm_forced']);
+      await modelShot('promote-force');
+    });
+    await step('cancelling changes nothing', async () => {
+      await session.clickCss('[data-testid="promote-cancel"]');
+      await session.waitFor('the dialog closed', 'return !document.querySelector(\'[data-testid="promote-dialog"]\');');
+      const detail = await invoke('model_detail', { name: MODEL });
+      assert.ok(detail.ok, `model_detail failed: ${JSON.stringify(detail.err)}`);
+      assert.deepEqual(detail.ok.model.aliases, [{ alias: 'production', version: 1 }]);
+      assert.equal(detail.ok.moves.length, 1, 'no alias moved');
+      const v2 = await invoke('model_version', { reference: `${MODEL}@2` });
+      assert.deepEqual(v2.ok.gate_reports, [], 'the dry run stored no gate report');
+      const entries = await invoke('audit_log', { since: null, subject: `model:${MODEL}`, limit: 100 });
+      assert.ok(!entries.ok.some((e) => e.action === 'registry.promotion_refused' || e.action === 'registry.gate_report' && e.subject.endsWith('@2')), 'the dry run wrote no audit entry');
+    });
+  });
+
+  it('lists the audit log and verifies its chain', async (t) => {
+    if (!MODEL) return t.skip('no registered model (run through tests/e2e/run.sh)');
+    await step('every entry, newest first', async () => {
+      await session.clickCss('[data-testid="nav-audit"]');
+      await session.waitForText('[data-testid="page-title"]', EN['audit.title']);
+      await session.waitFor('entries', 'return document.querySelectorAll(\'[data-testid="audit-row"]\').length > 0;', [], 60_000);
+      const seqs = await session.execute('return [...document.querySelectorAll(\'[data-testid="audit-row"]\')].map((r) => Number(r.dataset.seq));');
+      assert.ok(seqs.every((s, i) => i === 0 || s < seqs[i - 1]), 'newest first');
+    });
+    await step('filtered on the model', async () => {
+      await session.type('[data-testid="audit-subject"]', `model:${MODEL}`);
+      await session.clickCss('[data-testid="audit-apply"]');
+      await session.waitFor('only the model', `const rows = [...document.querySelectorAll('[data-testid="audit-row"]')]; return rows.length > 0 && rows.every((r) => r.dataset.subject.startsWith(${JSON.stringify(`model:${MODEL}`)}));`);
+      const actions = await session.execute('return [...document.querySelectorAll(\'[data-testid="audit-row"]\')].map((r) => r.dataset.action);');
+      assert.equal(actions.filter((a) => a === 'registry.register').length, 2, `actions: ${actions}`);
+      assert.equal(actions.filter((a) => a === 'registry.alias_move').length, 1, `actions: ${actions}`);
+      assert.ok(actions.includes('registry.policy'), `actions: ${actions}`);
+      const move = '[data-testid="audit-row"][data-action="registry.alias_move"]';
+      assert.equal(await session.attr(move, 'data-subject'), `model:${MODEL}@production`);
+      assert.equal(await session.textOf(`${move} .tag`), en('audit.action.registry.alias_move'));
+    });
+    await step('verify', async () => {
+      await session.clickCss('[data-testid="audit-verify"]');
+      await session.waitFor('the verdict', 'return !!document.querySelector(\'[data-testid="audit-verdict"]\');', [], 60_000);
+      assert.equal(await session.attr('[data-testid="audit-verdict"]', 'data-ok'), 'true');
+      const entries = Number(await session.attr('[data-testid="audit-verdict"]', 'data-entries'));
+      assert.ok(entries > 5, `${entries} entries`);
+      assert.equal(await session.textOf('[data-testid="audit-verdict"] .tag'), EN['audit.ok']);
+      await modelShot('audit');
+    });
+  });
+
+  it('shows Models and Audit in Simplified Chinese', async (t) => {
+    if (!MODEL) return t.skip('no registered model (run through tests/e2e/run.sh)');
+    await step('zh-CN audit', async () => {
+      await session.setLocale('zh-CN');
+      await session.waitForText('[data-testid="page-title"]', ZH['audit.title'], 5_000);
+      assert.equal(await session.textOf('[data-testid="nav-audit"] .label'), ZH['nav.audit']);
+      assert.equal(await session.textOf('[data-testid="audit-verify"]'), ZH['audit.verify']);
+      assert.equal(await session.textOf('[data-testid="audit-verdict"] .tag'), ZH['audit.ok']);
+      await modelShot('audit-zh');
+    });
+    await step('zh-CN models and version', async () => {
+      await session.clickCss('[data-testid="nav-models"]');
+      await session.waitForText('[data-testid="page-title"]', ZH['models.title'], 5_000);
+      assert.equal(await session.textOf('[data-testid="nav-models"] .label'), ZH['nav.models']);
+      await session.waitFor('the model row', `return !!document.querySelector('[data-testid="model-row"][data-name=${cssString(MODEL)}]');`);
+      await modelShot('models-zh');
+      await session.clickCss(`[data-testid="model-row"][data-name=${cssString(MODEL)}] [data-testid="open-model"]`);
+      await session.waitFor('two versions', 'return document.querySelectorAll(\'[data-testid="model-version-row"]\').length === 2;');
+      await modelShot('model-page-zh');
+      await session.clickCss('[data-testid="model-version-row"][data-version="1"] [data-testid="open-version"]');
+      await session.waitFor('v1', 'return document.querySelector(\'[data-testid="version-page"]\')?.dataset.version === "1";');
+      assert.equal(await session.textOf('[data-testid="gate-report"] [data-testid="gate-check"][data-check="bundle_verifies"] td'), ZH['models.check.bundle_verifies']);
+      await modelShot('model-version-zh');
+    });
+    await step('zh-CN promote dialog', async () => {
+      await session.clickCss('[data-testid="model-back"]');
+      await session.waitFor('two versions', 'return document.querySelectorAll(\'[data-testid="model-version-row"]\').length === 2;');
+      await session.clickCss('[data-testid="model-version-row"][data-version="2"] [data-testid="open-version"]');
+      await session.waitFor('v2', 'return document.querySelector(\'[data-testid="version-page"]\')?.dataset.version === "2";');
+      await session.clickCss('[data-testid="version-promote"]');
+      await session.waitFor('the dry run', 'return !!document.querySelector(\'[data-testid="promote-preview"]\');', [], 60_000);
+      assert.equal(await session.textOf('#promote-title'), ZH['models.promote.title']);
+      await modelShot('promote-dry-run-zh');
+      await session.clickCss('[data-testid="promote-cancel"]');
+      await session.waitFor('the dialog closed', 'return !document.querySelector(\'[data-testid="promote-dialog"]\');');
+    });
+    await step('back to English', async () => {
+      await session.setLocale('en');
+      await session.waitFor('English', 'return document.documentElement.lang === "en";', [], 5_000);
     });
   });
 });

@@ -32,6 +32,18 @@ cairn() {
 }
 cairn data import sample-data/breast_cancer.csv
 cairn train --data breast_cancer --target target --name e2e-logistic --tag purpose=e2e
+# The registry (see tests/e2e/README.md): e2e-model v1 and v2 from the same run, production → v1;
+# then a policy whose metric gate asks production's next version to beat v1's accuracy by 0.01,
+# which v2 (the same model) cannot: its promotion's dry run shows that check failing.
+cairn registry register e2e-logistic --name e2e-model --description "Breast cancer classifier (E2E)"
+cairn registry register e2e-logistic --name e2e-model
+cairn registry promote e2e-model@1 --alias production
+cat >"$SCRATCH/policy.toml" <<'EOF_POLICY'
+[[aliases.production.metrics]]
+metric = "test_accuracy"
+min_absolute_change = 0.01
+EOF_POLICY
+cairn registry policy set "$SCRATCH/policy.toml" --model e2e-model
 
 # The data browser's data sets (see tests/e2e/README.md):
 # penguins@1 is the sample; penguins@2 changes one cell (row 1's bill_length_mm 39.1 -> 40.1);
@@ -130,6 +142,7 @@ export CAIRN_DESKTOP_ARGS="[\"--workspace\", \"$WS\"]"
 export WEBDRIVER_URL="http://127.0.0.1:$PORT"
 export E2E_EXPECT_DATASET=breast_cancer
 export E2E_EXPECT_RUN=e2e-logistic
+export E2E_MODEL=e2e-model
 export E2E_BIG_ROWS="$BIG_ROWS"
 export E2E_SEED_RUNS="$SEED_RUNS" E2E_LONG_POINTS="$LONG_POINTS"
 export E2E_CLI="$CAIRN" E2E_RULES="$SCRATCH/rules.toml"
