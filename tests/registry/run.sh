@@ -43,6 +43,26 @@ c registry register weak --name iris >/dev/null
 sig=$(c registry show iris@1 --json | jq_ 'len(d["record"]["signature"]), d["record"]["signature"][0]["min"], len(d["record"]["reference"]["columns"][0]["numeric"]["quantiles"])')
 [ "$sig" = "4 4.3 101" ] || fail "signature and sketch: $sig"
 
+c registry tag iris@2 owner=ana >/dev/null
+c registry describe iris@2 "the weak one" >/dev/null
+[ "$(c registry show iris@2 --json | jq_ 'd["tags"]["owner"], d["description"]')" = "ana the weak one" ] || fail "tags and description"
+
+echo "== --bundle registers a verified bundle file (a modified one is refused, naming the entry)"
+c bundle export weak --out "$work/weak.zip" >/dev/null 2>&1
+got=$(CAIRN_WORKSPACE="$work/other" c registry register --bundle "$work/weak.zip" --name imported --json | jq_ 'd["version"], d["record"]["run_name"], len(d["record"]["signature"])')
+[ "$got" = "1 weak 4" ] || fail "register --bundle: $got"
+"$PY" - "$work/weak.zip" "$work/weak-bad.zip" <<'PYEOF'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as zin, zipfile.ZipFile(sys.argv[2], "w") as zout:
+    for info in zin.infolist():
+        data = zin.read(info)
+        if info.filename == "model/config.json":
+            data = data.replace(b"{", b"{ ", 1)
+        zout.writestr(info, data)
+PYEOF
+expect_fail "model/config.json" env CAIRN_WORKSPACE="$work/other2" "$CAIRN" registry register --bundle "$work/weak-bad.zip" --name bad
+[ ! -e "$work/other2" ] || fail "a refused bundle created a workspace"
+
 echo "== a metric gate refuses v2; --force moves it, recorded with its reason"
 t0=$(now)
 sleep 0.05

@@ -164,6 +164,10 @@ pub fn run(cli: &Cli, out: &Output, cmd: &RegistryCommand) -> Result<ExitCode, A
                 description: description.clone(),
                 tags: tags(t)?,
             };
+            if let Some(file) = bundle {
+                // Verify before opening: a hostile bundle leaves even a new workspace uncreated.
+                cairn_app::read_bundle(file, &[])?;
+            }
             let mut ws = open(cli, &format!("registering a version of {name}"))?;
             let v = match (run, bundle) {
                 (_, Some(file)) => ws.register_bundle(file, name, &opts)?,
