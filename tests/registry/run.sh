@@ -120,10 +120,19 @@ c registry approve iris@1 --alias staging --key "$work/bob.key" >/dev/null
 c registry promote iris@1 --alias staging --key "$work/req.key" >/dev/null
 [ "$(c registry show iris@staging --json | jq_ 'd["version"]')" = 1 ] || fail "staging → v1"
 
+echo "== a reproduce gate reads the evidence \`cairn registry reproduce\` records"
+cat "$work/policy2.toml" > "$work/policy3.toml"
+printf '\n[aliases.audited]\nreproduce = true\n' >> "$work/policy3.toml"
+c registry policy set "$work/policy3.toml" --model iris >/dev/null
+expect_fail "no reproduction is recorded for iris@1" c registry promote iris@1 --alias audited
+c registry reproduce iris@1 >/dev/null 2>&1 || fail "registry reproduce iris@1"
+c registry promote iris@1 --alias audited >/dev/null
+c audit log --subject model:iris@1 --json | jq_ '[e["action"] for e in d]' | grep -q registry.reproduce || fail "the reproduction is audited"
+
 echo "== the promoted bundle carries its approvals and gate report into a fresh workspace"
 c bundle export iris@staging --out "$work/promoted.zip" >/dev/null 2>&1
 v=$(CAIRN_WORKSPACE="$work/fresh" c bundle verify "$work/promoted.zip" --json | jq_ 'd["ok"], sum(a["valid"] for a in d["registry"]["approvals"]), all(g["valid"] for g in d["registry"]["gate_reports"]), sorted(g["alias"] for g in d["registry"]["gate_reports"])')
-[ "$v" = "True 3 True ['production', 'staging']" ] || fail "promoted bundle: $v"
+[ "$v" = "True 3 True ['audited', 'production', 'staging']" ] || fail "promoted bundle: $v"
 "$PY" - "$work/promoted.zip" "$work/flipped.zip" <<'PYEOF'
 import sys, zipfile
 src, dst = sys.argv[1], sys.argv[2]

@@ -77,7 +77,6 @@ pub struct ModelSummary {
 /// A model with its versions (`cairn registry show NAME`).
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelDetail {
-    #[serde(flatten)]
     pub model: ModelSummary,
     pub versions: Vec<ModelVersionView>,
     /// The policy in force (the model's own, else the workspace default), as TOML text.
@@ -738,8 +737,48 @@ impl Workspace {
                 detail,
             });
         }
+        if p.reproduce {
+            let (passed, value, detail) = match self.store.latest_evidence(
+                &row.name,
+                row.version,
+                "reproduce",
+            )? {
+                None => (
+                    false,
+                    None,
+                    format!(
+                        "no reproduction is recorded for {}@{}; run `cairn registry reproduce {}@{}`",
+                        row.name, row.version, row.name, row.version
+                    ),
+                ),
+                Some((json, at)) => {
+                    let matches = serde_json::from_str::<serde_json::Value>(&json)
+                        .ok()
+                        .and_then(|v| v["matches"].as_bool())
+                        .unwrap_or(false);
+                    (
+                        matches,
+                        Some(if matches { "matched" } else { "differed" }.into()),
+                        if matches {
+                            format!("reproduced {at}")
+                        } else {
+                            format!(
+                                "the reproduction of {at} did not match: see `cairn audit log --subject model:{}@{}`",
+                                row.name, row.version
+                            )
+                        },
+                    )
+                }
+            };
+            checks.push(GateCheck {
+                check: "reproduce".into(),
+                value,
+                threshold: "matched".into(),
+                passed,
+                detail,
+            });
+        }
         let evidence_gates: Vec<(&str, String, bool)> = [
-            ("reproduce", "reproduced".to_string(), p.reproduce),
             (
                 "worst_slice",
                 p.worst_slice
@@ -772,8 +811,7 @@ impl Workspace {
             let hint = EVIDENCE_HINTS
                 .iter()
                 .find(|(k, _)| *k == kind)
-                .map(|(_, h)| *h)
-                .unwrap_or("`cairn bundle reproduce` of the version's bundle");
+                .map_or("the command that records it", |(_, h)| *h);
             checks.push(GateCheck {
                 check: kind.into(),
                 value: None,

@@ -74,6 +74,13 @@ pub enum RegistryCommand {
         #[arg(long, default_value = "")]
         comment: String,
     },
+    /// Retrain a version's run from its data in a scratch workspace, compare metrics and
+    /// weights, and record the outcome as the version's `reproduce` evidence (exit 1 when they
+    /// differ).
+    Reproduce {
+        #[arg(value_name = "NAME@N")]
+        model_version: String,
+    },
     /// Remove an alias (recorded as a move to no version).
     Unalias {
         model: String,
@@ -405,6 +412,23 @@ pub fn run(cli: &Cli, out: &Output, cmd: &RegistryCommand) -> Result<ExitCode, A
                 ),
                 &a,
             )?;
+        }
+        RegistryCommand::Reproduce { model_version } => {
+            let dir = crate::dir(cli)?;
+            let cancel = crate::progress::cancel_on_ctrl_c();
+            let mut bar = crate::progress::Bar::new(out.is_json(), "reproduce");
+            let result = cairn_app::Jobs::new().run(
+                cairn_app::JobKind::BundleReproduce,
+                format!("Reproduce {model_version}"),
+                &mut bar.observer(&cancel),
+                |job| dir.reproduce_version(model_version, job),
+            );
+            bar.finish();
+            let report = result?;
+            out.reproduced(&report)?;
+            if !report.matches {
+                return Ok(ExitCode::from(1));
+            }
         }
         RegistryCommand::Unalias {
             model,

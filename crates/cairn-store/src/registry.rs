@@ -299,6 +299,25 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Records evidence for a later gate (`reproduce`, and the evaluations, drift reports and
+    /// load tests of later releases) about a version.
+    pub fn insert_evidence(
+        &self,
+        name: &str,
+        version: u32,
+        kind: &str,
+        payload_json: &str,
+        at: &str,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO evidence VALUES (?, ?, ?, ?, ?)",
+                params![name, version, kind, payload_json, at],
+            )
+            .map_err(db("storing evidence"))?;
+        Ok(())
+    }
+
     /// Stores the policy of a model (`scope` = its name) or the workspace default (`""`);
     /// `None` removes it.
     pub fn set_policy(&self, scope: &str, text: Option<&str>, at: &str) -> Result<()> {
@@ -542,6 +561,24 @@ impl Store {
             })
             .map_err(db(ctx))?;
         rows.collect::<Result<_, _>>().map_err(db(ctx))
+    }
+
+    /// The newest evidence of `kind` about a version, `(payload JSON, at)`.
+    pub fn latest_evidence(
+        &self,
+        name: &str,
+        version: u32,
+        kind: &str,
+    ) -> Result<Option<(String, String)>> {
+        self.conn
+            .query_row(
+                "SELECT payload_json, created_at FROM evidence WHERE name = ? AND version = ? AND kind = ? \
+                 ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                params![name, version, kind],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db("reading evidence"))
     }
 
     /// The stored policy text of a model (`scope` = its name) or the workspace default (`""`).

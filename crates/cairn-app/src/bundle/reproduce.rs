@@ -206,3 +206,59 @@ pub fn reproduce_bundle(
         matches,
     })
 }
+
+impl WorkspaceDir {
+    /// Reproduces a registered version (`NAME@N`, `NAME@alias`): exports its run with the data
+    /// snapshot, retrains it in a scratch workspace (holding this workspace only to read and to
+    /// record), and records the outcome as the version's `reproduce` evidence — what a policy's
+    /// `reproduce = true` gate reads — with its audit entry.
+    pub fn reproduce_version(
+        &self,
+        key: &str,
+        progress: &mut dyn ProgressObserver,
+    ) -> Result<ReproduceReport> {
+        let (name, version, run_id) = self.turn(&format!("reading {key}"), |ws| {
+            let row = ws.resolve_model(key)?;
+            let run = row.run_id.clone().ok_or_else(|| {
+                AppError::invalid(format!(
+                    "{key} was registered from a bundle whose run is not here; nothing to retrain"
+                ))
+            })?;
+            Ok((row.name, row.version, run))
+        })?;
+        let scratch = std::env::temp_dir().join(format!(
+            "cairn-reproduce-{}-{}.zip",
+            std::process::id(),
+            cairn_core::RunId::new_v7().short()
+        ));
+        let opts = crate::ExportOptions {
+            sign: None,
+            include_data: true,
+        };
+        let outcome = self
+            .export_bundle(&run_id, &scratch, &opts, progress)
+            .and_then(|_| reproduce_bundle(&scratch, progress));
+        let _ = std::fs::remove_file(&scratch);
+        let report = outcome?;
+        let payload = serde_json::json!({
+            "matches": report.matches,
+            "run": report.run_id,
+            "data_hash_matches": report.data_hash_matches,
+            "metrics_differing": report.metrics.iter().filter(|m| !m.matches).map(|m| &m.name).collect::<Vec<_>>(),
+        });
+        self.turn(&format!("recording the reproduction of {key}"), |ws| {
+            let at = cairn_core::now_rfc3339();
+            let text = payload.to_string();
+            ws.store.atomically(|tx| {
+                tx.insert_evidence(&name, version, "reproduce", &text, &at)?;
+                tx.audit(&[cairn_store::Record::new(
+                    "registry.reproduce",
+                    format!("model:{name}@{version}"),
+                    payload.clone(),
+                )])
+            })?;
+            Ok(())
+        })?;
+        Ok(report)
+    }
+}
