@@ -69,8 +69,8 @@ pub use mlflow::{KeyRename, MlflowExport, MlflowExportSummary};
 pub use model_search::{DatasetHit, ModelHit};
 pub use predict::{PredictSummary, RecordPrediction};
 pub use registry::{
-    AliasAt, AliasHistory, AliasPointer, ApprovalOutcome, ModelDetail, ModelSummary,
-    ModelVersionRecord, ModelVersionView, PromoteOptions, PromotionOutcome, RegisterOptions,
+    AliasAt, AliasHistory, AliasPointer, ApprovalOutcome, ModelSummary, ModelVersionRecord,
+    ModelVersionView, PromoteOptions, PromotionOutcome, RegisterOptions,
 };
 pub use registry_view::{AliasMoveView, ModelPage, StoredGateReport, VersionEvidence};
 pub use search::{ATTRIBUTES, DATASET_KEYS, SearchOutcome, parse_query};

@@ -74,9 +74,9 @@ pub struct ModelSummary {
     pub aliases: Vec<AliasPointer>,
 }
 
-/// A model with its versions (`cairn registry show NAME`).
+/// A model with its versions (read by [`Workspace::model_page`], the shape shown).
 #[derive(Debug, Clone, Serialize)]
-pub struct ModelDetail {
+pub(crate) struct ModelDetail {
     pub model: ModelSummary,
     pub versions: Vec<ModelVersionView>,
     /// The policy in force (the model's own, else the workspace default), as TOML text.
@@ -315,7 +315,7 @@ impl Workspace {
     }
 
     /// A model with every version (archived ones included).
-    pub fn model_detail(&self, name: &str) -> Result<ModelDetail> {
+    pub(crate) fn model_detail(&self, name: &str) -> Result<ModelDetail> {
         validate_model_name(name).map_err(AppError::invalid)?;
         let model = self
             .registered_models()?

@@ -53,8 +53,7 @@ pub struct StoredGateReport {
 }
 
 /// One model as its page shows it: the summary, every version (archived ones included), the
-/// policy in force and every alias move. (`ModelDetail` flattens the summary, whose `versions`
-/// count would share a key with the list of versions; this keeps them apart.)
+/// policy in force and every alias move (`cairn registry show NAME --json` and the desktop).
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct ModelPage {
     pub model: crate::ModelSummary,

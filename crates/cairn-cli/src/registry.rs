@@ -277,7 +277,7 @@ pub fn run(cli: &Cli, out: &Output, cmd: &RegistryCommand) -> Result<ExitCode, A
                     );
                 }
             } else {
-                let d = ws.model_detail(model)?;
+                let d = ws.model_page(model)?;
                 if out.is_json() {
                     out.json(&d)?;
                 } else {
@@ -512,7 +512,7 @@ pub fn run(cli: &Cli, out: &Output, cmd: &RegistryCommand) -> Result<ExitCode, A
         RegistryCommand::Policy(PolicyCommand::Show { model }) => {
             let ws = open(cli, "reading a policy")?;
             let text = match model {
-                Some(m) => ws.model_detail(m)?.policy,
+                Some(m) => ws.model_page(m)?.policy,
                 None => ws.workspace_policy()?,
             };
             match (out.is_json(), text) {
