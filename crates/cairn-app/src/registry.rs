@@ -6,8 +6,8 @@
 use crate::train::{PREPROCESSING, WEIGHTS};
 use crate::{AppError, ErrorCode, Result, Workspace};
 use cairn_core::registry::{
-    AliasPolicy, Approval, ApprovalClaim, GATE_REPORT_FORMAT, GateCheck, GatePolicy, GateReport,
-    InputColumn, ModelRef, ReferenceSketch, VersionPick, metric_checks, validate_alias,
+    AliasPolicy, Approval, ApprovalClaim, CheckFacts, GATE_REPORT_FORMAT, GateCheck, GatePolicy,
+    GateReport, InputColumn, ModelRef, ReferenceSketch, VersionPick, metric_checks, validate_alias,
     validate_model_name,
 };
 use cairn_store::{AliasMove, ApprovalRow, ModelVersionRow, NewModelVersion, Record};
@@ -673,6 +673,11 @@ impl Workspace {
             threshold: "yes".into(),
             passed: bundle_check.0,
             detail: bundle_check.1,
+            facts: CheckFacts::code(if bundle_check.0 {
+                "ok"
+            } else {
+                "bundle_invalid"
+            }),
         });
         let current_metrics = match current {
             Some(v) => match self.store.model_version(&row.name, v)? {
@@ -687,7 +692,7 @@ impl Workspace {
             current_metrics.as_ref().map(|(v, m)| (*v, m)),
         ));
         if p.data_quality {
-            let (passed, value, detail) = match record
+            let (passed, value, detail, code, dataset) = match record
                 .data
                 .as_deref()
                 .map(|d| self.resolve_dataset(d))
@@ -700,6 +705,8 @@ impl Workspace {
                          cannot be shown",
                         record.data_hash.get(..12).unwrap_or(&record.data_hash)
                     ),
+                    "no_data",
+                    None,
                 ),
                 Some(Ok(v)) => match self.store.last_quality_report(&v)? {
                     None => (
@@ -710,8 +717,16 @@ impl Workspace {
                             v.label(),
                             v.label()
                         ),
+                        "quality_missing",
+                        Some(v.label()),
                     ),
-                    Some(q) if q.passed => (true, Some("passed".into()), String::new()),
+                    Some(q) if q.passed => (
+                        true,
+                        Some("passed".into()),
+                        String::new(),
+                        "ok",
+                        Some(v.label()),
+                    ),
                     Some(q) => (
                         false,
                         Some("failed".into()),
@@ -726,6 +741,8 @@ impl Workspace {
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ),
+                        "quality_failed",
+                        Some(v.label()),
                     ),
                 },
             };
@@ -735,6 +752,11 @@ impl Workspace {
                 threshold: "passed".into(),
                 passed,
                 detail,
+                facts: CheckFacts {
+                    dataset,
+                    command: (code == "quality_missing").then(|| "cairn data check".to_string()),
+                    ..CheckFacts::code(code)
+                },
             });
         }
         if p.reproduce {
@@ -772,6 +794,17 @@ impl Workspace {
             };
             checks.push(GateCheck {
                 check: "reproduce".into(),
+                facts: CheckFacts {
+                    command: Some(format!(
+                        "cairn registry reproduce {}@{}",
+                        row.name, row.version
+                    )),
+                    ..CheckFacts::code(match value.as_deref() {
+                        None => "reproduce_missing",
+                        Some("matched") => "ok",
+                        _ => "reproduce_differed",
+                    })
+                },
                 value,
                 threshold: "matched".into(),
                 passed,
@@ -821,6 +854,10 @@ impl Workspace {
                     "no {kind} evidence is recorded for {}@{}; produce it with {hint}",
                     row.name, row.version
                 ),
+                facts: CheckFacts {
+                    command: Some(hint.trim_matches('`').to_string()),
+                    ..CheckFacts::code("evidence_missing")
+                },
             });
         }
         let passed = checks.iter().all(|c| c.passed);
@@ -849,6 +886,7 @@ impl Workspace {
         let required = p.approvals;
         let trusted = trusted_keys(alias, p).map_err(AppError::invalid)?;
         let mut counted: Vec<String> = Vec::new();
+        let (mut stale, mut requester_excluded) = (0u32, false);
         let mut notes: Vec<String> = Vec::new();
         for a in self.store.approvals(&row.name, row.version, Some(alias))? {
             let Ok(approval) = serde_json::from_str::<Approval>(&a.approval_json) else {
@@ -869,11 +907,13 @@ impl Workspace {
             } else if !trusted.iter().any(|k| k.fingerprint() == a.fingerprint) {
                 notes.push(format!("{} is no longer a trusted key", a.fingerprint));
             } else if approval.claim.gate_report_sha256 != report_sha {
+                stale += 1;
                 notes.push(format!(
                     "the approval by {} signed an earlier gate report (the evidence has changed since): approve again",
                     a.fingerprint
                 ));
             } else if p.separate_duties && requester == Some(a.fingerprint.as_str()) {
+                requester_excluded = true;
                 notes.push(format!(
                     "the requester's own approval ({}) does not count (separate_duties)",
                     a.fingerprint
@@ -883,7 +923,8 @@ impl Workspace {
             }
         }
         let mut passed = counted.len() >= required as usize;
-        if required > 0 && p.separate_duties && requester.is_none() {
+        let needs_requester = required > 0 && p.separate_duties && requester.is_none();
+        if needs_requester {
             passed = false;
             notes.push(
                 "separate_duties is on: name the requester with --key so that its approval is not counted"
@@ -917,6 +958,14 @@ impl Workspace {
                 threshold: format!("{required} approvals"),
                 passed,
                 detail,
+                facts: CheckFacts {
+                    counted: Some(counted.len() as u32),
+                    required: Some(required),
+                    requester_excluded: Some(requester_excluded),
+                    stale: Some(stale),
+                    needs_requester: Some(needs_requester),
+                    ..CheckFacts::code(if passed { "ok" } else { "approvals" })
+                },
             },
             counted,
         ))

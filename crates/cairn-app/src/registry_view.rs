@@ -170,6 +170,7 @@ pub(crate) fn declarations(cfg: &ts_rs::Config) -> Vec<String> {
         registry::ColumnSketch::decl(cfg),
         registry::NumericSketch::decl(cfg),
         GateCheck::decl(cfg),
+        registry::CheckFacts::decl(cfg),
         GateReport::decl(cfg),
         ApprovalClaim::decl(cfg),
         Approval::decl(cfg),

@@ -417,6 +417,49 @@ pub struct GateCheck {
     pub passed: bool,
     /// Why it failed, or what evidence to produce.
     pub detail: String,
+    /// The same facts as numbers and codes, for a window to say in its own language.
+    #[serde(default)]
+    pub facts: CheckFacts,
+}
+
+/// A check's facts: `code` says what happened, the other fields what it compared. `threshold`
+/// and `detail` say the same in English.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CheckFacts {
+    /// `ok`; metrics: `below_bound`, `no_improvement`, `no_metric`, `no_baseline_metric`,
+    /// `no_current`; `bundle_invalid`; `quality_missing`, `quality_failed`, `no_data`;
+    /// `reproduce_missing`, `reproduce_differed`; `evidence_missing`; approvals: `approvals`.
+    pub code: String,
+    pub metric: Option<String>,
+    pub value: Option<f64>,
+    /// The value needed.
+    pub bound: Option<f64>,
+    pub greater_is_better: Option<bool>,
+    /// The version the alias points at now, and its value of the metric.
+    pub baseline_version: Option<u32>,
+    pub baseline: Option<f64>,
+    /// The change asked for: an amount, or with `relative` a fraction.
+    pub min_change: Option<f64>,
+    pub relative: Option<bool>,
+    /// Approvals counted and required; how many were left out as the requester's or as stale.
+    pub counted: Option<u32>,
+    pub required: Option<u32>,
+    pub requester_excluded: Option<bool>,
+    pub stale: Option<u32>,
+    pub needs_requester: Option<bool>,
+    pub dataset: Option<String>,
+    /// The command that produces missing evidence.
+    pub command: Option<String>,
+}
+
+impl CheckFacts {
+    pub fn code(code: &str) -> CheckFacts {
+        CheckFacts {
+            code: code.into(),
+            ..CheckFacts::default()
+        }
+    }
 }
 
 /// Every gate of one promotion, evaluated: the report stored with the alias move and signed
@@ -463,6 +506,11 @@ pub fn metric_checks(
         let gib = t.greater_is_better();
         let (cmp, sign) = if gib { ("≥", 1.0) } else { ("≤", -1.0) };
         let name = format!("metric:{}", t.metric);
+        let facts = |code: &str| CheckFacts {
+            metric: Some(t.metric.clone()),
+            greater_is_better: Some(gib),
+            ..CheckFacts::code(code)
+        };
         let Some(&value) = candidate.get(&t.metric) else {
             out.push(GateCheck {
                 check: name,
@@ -474,6 +522,7 @@ pub fn metric_checks(
                      test split",
                     t.metric
                 ),
+                facts: facts("no_metric"),
             });
             continue;
         };
@@ -494,6 +543,11 @@ pub fn metric_checks(
                         fmt_num(th)
                     )
                 },
+                facts: CheckFacts {
+                    value: Some(value),
+                    bound: Some(th),
+                    ..facts(if passed { "ok" } else { "below_bound" })
+                },
             });
         }
         let changes = [
@@ -512,6 +566,12 @@ pub fn metric_checks(
                     threshold: format!("no current version to compare with ({field} {min_change})"),
                     passed: true,
                     detail: "the alias points at no version yet".into(),
+                    facts: CheckFacts {
+                        value: Some(value),
+                        min_change: Some(min_change),
+                        relative: Some(relative),
+                        ..facts("no_current")
+                    },
                 });
                 continue;
             };
@@ -522,6 +582,13 @@ pub fn metric_checks(
                     threshold: format!("{field} {min_change} over v{cur_v}"),
                     passed: false,
                     detail: format!("the current version v{cur_v} has no `{}`", t.metric),
+                    facts: CheckFacts {
+                        value: Some(value),
+                        baseline_version: Some(cur_v),
+                        min_change: Some(min_change),
+                        relative: Some(relative),
+                        ..facts("no_baseline_metric")
+                    },
                 });
                 continue;
             };
@@ -556,6 +623,15 @@ pub fn metric_checks(
                         fmt_num(base),
                         fmt_num(needed)
                     )
+                },
+                facts: CheckFacts {
+                    value: Some(value),
+                    bound: Some(needed),
+                    baseline_version: Some(cur_v),
+                    baseline: Some(base),
+                    min_change: Some(min_change),
+                    relative: Some(relative),
+                    ..facts(if passed { "ok" } else { "no_improvement" })
                 },
             });
         }

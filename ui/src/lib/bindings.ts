@@ -492,7 +492,38 @@ threshold: string, passed: boolean,
 /**
  * Why it failed, or what evidence to produce.
  */
-detail: string, };
+detail: string, 
+/**
+ * The same facts as numbers and codes, for a window to say in its own language.
+ */
+facts: CheckFacts, };
+export type CheckFacts = { 
+/**
+ * `ok`; metrics: `below_bound`, `no_improvement`, `no_metric`, `no_baseline_metric`,
+ * `no_current`; `bundle_invalid`; `quality_missing`, `quality_failed`, `no_data`;
+ * `reproduce_missing`, `reproduce_differed`; `evidence_missing`; approvals: `approvals`.
+ */
+code: string, metric: string | null, value: number | null, 
+/**
+ * The value needed.
+ */
+bound: number | null, greater_is_better: boolean | null, 
+/**
+ * The version the alias points at now, and its value of the metric.
+ */
+baseline_version: number | null, baseline: number | null, 
+/**
+ * The change asked for: an amount, or with `relative` a fraction.
+ */
+min_change: number | null, relative: boolean | null, 
+/**
+ * Approvals counted and required; how many were left out as the requester's or as stale.
+ */
+counted: number | null, required: number | null, requester_excluded: boolean | null, stale: number | null, needs_requester: boolean | null, dataset: string | null, 
+/**
+ * The command that produces missing evidence.
+ */
+command: string | null, };
 export type GateReport = { format_version: number, model: string, version: number, alias: string, 
 /**
  * The model bundle's root hash.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AliasMoveView, GateCheck } from './bindings';
-import { aliasChoices, checkLabel, failingChecks, moveKind, newestFirst, payloadPairs } from './registry-view';
+import { aliasChoices, checkLabel, checkPhrases, failingChecks, gateNumber, moveKind, newestFirst, payloadPairs } from './registry-view';
+import { translate } from './i18n';
 
 const move = (from: number | null, to: number | null, at = '2026-01-01T00:00:00.000Z'): AliasMoveView => ({
   alias: 'production',
@@ -13,7 +14,12 @@ const move = (from: number | null, to: number | null, at = '2026-01-01T00:00:00.
   forced: false,
   gate_report_sha256: null,
 });
-const check = (name: string, passed: boolean): GateCheck => ({ check: name, value: null, threshold: '', passed, detail: '' });
+const noFacts: GateCheck['facts'] = {
+  code: 'ok', metric: null, value: null, bound: null, greater_is_better: null, baseline_version: null, baseline: null,
+  min_change: null, relative: null, counted: null, required: null, requester_excluded: null, stale: null,
+  needs_requester: null, dataset: null, command: null,
+};
+const check = (name: string, passed: boolean): GateCheck => ({ check: name, value: null, threshold: '', passed, detail: '', facts: noFacts });
 
 describe('gate checks', () => {
   it('names metric, known and unknown checks', () => {
@@ -69,5 +75,33 @@ describe('audit payloads', () => {
   it('shows anything else as it is', () => {
     expect(payloadPairs({ payload: '[1,2]' })).toEqual([{ key: '', value: '[1,2]', full: '[1,2]' }]);
     expect(payloadPairs({ payload: 'not json' })).toEqual([{ key: '', value: 'not json', full: 'not json' }]);
+  });
+});
+
+describe('gate check facts in the window\'s language', () => {
+  const metric: GateCheck = {
+    check: 'metric:test_accuracy.min_absolute_change', value: '0.982301', threshold: '≥ 0.992301 (…)', passed: false,
+    detail: "test_accuracy = 0.982301 does not beat v1's 0.982301 by 0.01 (needs ≥ 0.992301)",
+    facts: { ...noFacts, code: 'no_improvement', metric: 'test_accuracy', value: 0.9823008849557522, bound: 0.9923008849557522,
+      greater_is_better: true, baseline_version: 1, baseline: 0.9823008849557522, min_change: 0.01, relative: false },
+  };
+  it('says why a metric fails in English and in Chinese, with the numbers of the report', () => {
+    const d = checkPhrases(metric).detail!;
+    expect(translate('en', d.key, d.params)).toBe(metric.detail);
+    expect(translate('zh-CN', d.key, d.params)).toBe('test_accuracy = 0.982301，未比 v1 的 0.982301 提升 0.01（需要 ≥ 0.992301）');
+  });
+  it('counts approvals and names why one did not count', () => {
+    const approvals: GateCheck = {
+      check: 'approvals', value: '1 of 2', threshold: '2 approvals', passed: false, detail: '…',
+      facts: { ...noFacts, code: 'approvals', counted: 1, required: 2, requester_excluded: true, stale: 0, needs_requester: false },
+    };
+    const said = checkPhrases(approvals);
+    expect(translate('zh-CN', said.value!.key, said.value!.params)).toBe('1 / 2');
+    expect(translate('en', said.detail!.key, said.detail!.params)).toContain("the requester's own approval does not count");
+  });
+  it('keeps the English text where the facts add nothing', () => {
+    expect(checkPhrases(check('metric:test_accuracy', true))).toEqual({ value: null, threshold: null, detail: null });
+    expect(gateNumber(0.98230088)).toBe('0.982301');
+    expect(gateNumber(2)).toBe('2');
   });
 });

@@ -79,3 +79,68 @@ export function aliasChoices(policyAliases: string[], current: string[]): string
   if (all.length === 0) all.push('production', 'staging');
   return [...new Set(all)];
 }
+
+/** A catalogue key and its parameters, for `t()`. */
+export type Phrase = { key: string; params: Record<string, string> };
+
+/** A number as the gate reports write it: up to six decimals, no trailing zeros. */
+export function gateNumber(x: number): string {
+  if (Number.isInteger(x)) return String(x);
+  return x.toFixed(6).replace(/0+$/, '').replace(/\.$/, '');
+}
+
+/** What a check's value, requirement and detail say, in the words the views translate, read
+ * from its facts; `null` where the facts say nothing more than the English text (then the
+ * view shows that text). */
+export function checkPhrases(c: GateCheck): { value: Phrase | null; threshold: Phrase | null; detail: Phrase | null } {
+  const f = c.facts;
+  const n = (x: number | null | undefined) => (x === null || x === undefined ? '' : gateNumber(x));
+  const cmp = f.greater_is_better === false ? '≤' : '≥';
+  const change = f.relative ? `${gateNumber((f.min_change ?? 0) * 100)}%` : n(f.min_change);
+  const p = (key: string, params: Record<string, string> = {}): Phrase => ({ key: `models.facts.${key}`, params });
+  const metric = { metric: f.metric ?? '', value: n(f.value), bound: n(f.bound), cmp, change, version: String(f.baseline_version ?? ''), baseline: n(f.baseline) };
+  switch (f.code) {
+    case 'below_bound':
+      return { value: null, threshold: null, detail: p('below_bound', metric) };
+    case 'no_improvement':
+      return { value: null, threshold: p('threshold_change', metric), detail: p('no_improvement', metric) };
+    case 'no_metric':
+      return { value: null, threshold: null, detail: p('no_metric', metric) };
+    case 'no_baseline_metric':
+      return { value: null, threshold: p('threshold_over', metric), detail: p('no_baseline_metric', metric) };
+    case 'no_current':
+      return { value: null, threshold: p('threshold_no_current', metric), detail: p('no_current') };
+    case 'bundle_invalid':
+      return { value: p('no'), threshold: p('yes'), detail: null };
+    case 'quality_missing':
+      return { value: null, threshold: p('passed'), detail: p('quality_missing', { dataset: f.dataset ?? '' }) };
+    case 'quality_failed':
+      return { value: p('failed'), threshold: p('passed'), detail: null };
+    case 'no_data':
+      return { value: null, threshold: p('passed'), detail: p('no_data') };
+    case 'reproduce_missing':
+      return { value: null, threshold: p('matched'), detail: p('reproduce_missing', { command: f.command ?? '' }) };
+    case 'reproduce_differed':
+      return { value: p('differed'), threshold: p('matched'), detail: null };
+    case 'evidence_missing':
+      return { value: null, threshold: null, detail: p('evidence_missing', { command: f.command ?? '' }) };
+    case 'approvals':
+    case 'ok': {
+      if (c.check !== 'approvals') {
+        if (c.check === 'bundle_verifies') return { value: p('yes'), threshold: p('yes'), detail: null };
+        if (c.check === 'data_quality') return { value: p('passed'), threshold: p('passed'), detail: null };
+        if (c.check === 'reproduce') return { value: p('matched'), threshold: p('matched'), detail: null };
+        return { value: null, threshold: null, detail: null };
+      }
+      const counts = { counted: String(f.counted ?? 0), required: String(f.required ?? 0) };
+      const notes: string[] = [];
+      if (f.requester_excluded) notes.push('requester_excluded');
+      if ((f.stale ?? 0) > 0) notes.push('stale');
+      if (f.needs_requester) notes.push('needs_requester');
+      const detail = f.code === 'ok' ? null : p(notes[0] ?? 'approvals_missing', counts);
+      return { value: p('approvals_of', counts), threshold: p('approvals_required', counts), detail };
+    }
+    default:
+      return { value: null, threshold: null, detail: null };
+  }
+}
