@@ -77,6 +77,42 @@ impl AuditEntry {
 
     /// The hash this entry's fields give (equal to `hash` unless the entry was edited).
     pub fn computed_hash(&self) -> String {
+        self.parts().computed_hash()
+    }
+
+    pub fn parts(&self) -> EntryParts<'_> {
+        EntryParts {
+            seq: self.seq,
+            at: &self.at,
+            actor: &self.actor,
+            key: self.key.as_deref(),
+            action: &self.action,
+            subject: &self.subject,
+            payload: &self.payload,
+            prev: &self.prev,
+            hash: &self.hash,
+        }
+    }
+}
+
+/// An entry's fields borrowed from wherever they were read (a verifier reads a million
+/// without copying them).
+#[derive(Debug, Clone, Copy)]
+pub struct EntryParts<'a> {
+    pub seq: u64,
+    pub at: &'a str,
+    pub actor: &'a str,
+    pub key: Option<&'a str>,
+    pub action: &'a str,
+    pub subject: &'a str,
+    pub payload: &'a str,
+    pub prev: &'a str,
+    pub hash: &'a str,
+}
+
+impl EntryParts<'_> {
+    /// The hash these fields give, as lower-case hex.
+    pub fn computed_hash(&self) -> String {
         let mut text = String::with_capacity(192 + self.payload.len());
         entry_message(self, &mut text);
         let mut h = Sha256::new();
@@ -87,7 +123,7 @@ impl AuditEntry {
 }
 
 /// The canonical JSON of an entry's hashed fields (keys in sorted order).
-fn entry_message(e: &AuditEntry, out: &mut String) {
+fn entry_message(e: &EntryParts<'_>, out: &mut String) {
     out.push_str("{\"action\":");
     push_json_string(out, &e.action);
     out.push_str(",\"actor\":");
@@ -95,14 +131,14 @@ fn entry_message(e: &AuditEntry, out: &mut String) {
     out.push_str(",\"at\":");
     push_json_string(out, &e.at);
     out.push_str(",\"key\":");
-    match &e.key {
+    match e.key {
         Some(k) => push_json_string(out, k),
         None => out.push_str("null"),
     }
     out.push_str(",\"payload\":");
-    out.push_str(&e.payload);
+    out.push_str(e.payload);
     out.push_str(",\"prev\":");
-    push_json_string(out, &e.prev);
+    push_json_string(out, e.prev);
     out.push_str(",\"seq\":");
     out.push_str(&e.seq.to_string());
     out.push_str(",\"subject\":");
@@ -136,6 +172,14 @@ impl ChainVerifier {
     }
 
     pub fn next(&mut self, e: &AuditEntry) -> Result<(), ChainBreak> {
+        let parts = e.parts();
+        let computed = parts.computed_hash();
+        self.next_hashed(&parts, &computed)
+    }
+
+    /// [`ChainVerifier::next`] for an entry whose hash the caller already computed (with
+    /// [`EntryParts::computed_hash`], perhaps on another thread).
+    pub fn next_hashed(&mut self, e: &EntryParts<'_>, computed: &str) -> Result<(), ChainBreak> {
         let seq = self.expected_seq;
         let prev = self.prev.as_deref().unwrap_or(GENESIS);
         if e.seq != seq {
@@ -160,25 +204,24 @@ impl ChainVerifier {
                 reason: format!(
                     "entry {seq} does not link to the entry before it (prev {} ≠ {}): an entry \
                      was inserted, deleted or reordered",
-                    short(&e.prev),
+                    short(e.prev),
                     short(prev)
                 ),
             });
         }
-        let computed = e.computed_hash();
         if computed != e.hash {
             return Err(ChainBreak {
                 seq,
                 reason: format!(
                     "entry {seq}'s contents do not match its hash ({} stored, {} computed): it \
                      was edited",
-                    short(&e.hash),
-                    short(&computed)
+                    short(e.hash),
+                    short(computed)
                 ),
             });
         }
         self.expected_seq += 1;
-        self.prev = Some(e.hash.clone());
+        self.prev = Some(e.hash.to_string());
         Ok(())
     }
 
@@ -308,7 +351,7 @@ mod tests {
         assert_eq!(e.seq, 1);
         assert_eq!(e.prev, GENESIS);
         let mut text = String::new();
-        entry_message(&e, &mut text);
+        entry_message(&e.parts(), &mut text);
         assert_eq!(
             text,
             r#"{"action":"run.start","actor":"ana","at":"2026-12-07T10:00:00Z","key":null,"payload":{"a":[true,null,"x\"y"],"m":{"a":"é","b":2.5},"z":1},"prev":"0000000000000000000000000000000000000000000000000000000000000000","seq":1,"subject":"run:0"}"#

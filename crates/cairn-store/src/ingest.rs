@@ -681,6 +681,7 @@ pub(crate) fn register_table(
                 "from": from,
             }),
         )],
+        None,
     )?;
     Ok(ImportOutcome {
         version,

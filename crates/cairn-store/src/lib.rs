@@ -24,7 +24,7 @@ mod sql;
 mod versions;
 mod watch;
 
-pub use audit::{ChainStatus, Checkpoint, Record};
+pub use audit::{ChainStatus, Checkpoint, Record, append_time as audit_append_time};
 pub use bulk::RecordedRun;
 pub use cairn_core::FileFormat;
 pub use error::{ImportError, StoreError};
@@ -48,6 +48,8 @@ pub struct Store {
     conn: Connection,
     /// Who the audit entries of this handle's changes name (the OS user; set by the caller).
     actor: String,
+    /// The audit log's head as this handle last appended it (see `audit::HeadCache`).
+    audit_head: audit::HeadCache,
 }
 
 impl Store {
@@ -69,6 +71,7 @@ impl Store {
         let store = Store {
             conn,
             actor: "unknown".into(),
+            audit_head: Default::default(),
         };
         migrate::migrate(&store.conn)?;
         Ok(store)
@@ -103,7 +106,19 @@ impl Store {
 
     /// Runs `f` inside one transaction: all of its writes land, or none do.
     fn in_transaction<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        transaction(&self.conn, f)
+        let out = transaction(&self.conn, f);
+        if out.is_err() {
+            // Rolled back: the head this handle cached may be one that never committed.
+            self.forget_audit_head();
+        }
+        out
+    }
+
+    /// Drops the cached audit head (after work on another connection, or a rollback).
+    pub(crate) fn forget_audit_head(&self) {
+        if let Ok(mut h) = self.audit_head.lock() {
+            *h = None;
+        }
     }
 }
 

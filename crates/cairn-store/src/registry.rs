@@ -86,6 +86,7 @@ pub struct ApprovalRow {
 pub struct Tx<'a> {
     conn: &'a Connection,
     actor: &'a str,
+    head: &'a audit::HeadCache,
 }
 
 impl Store {
@@ -96,6 +97,7 @@ impl Store {
             f(&Tx {
                 conn,
                 actor: &self.actor,
+                head: &self.audit_head,
             })
         })
     }
@@ -107,7 +109,7 @@ fn db(ctx: &'static str) -> impl Fn(duckdb::Error) -> StoreError {
 
 impl Tx<'_> {
     pub fn audit(&self, records: &[Record]) -> Result<()> {
-        audit::append(self.conn, self.actor, records)
+        audit::append(self.conn, self.actor, records, Some(self.head))
     }
 
     pub fn actor(&self) -> &str {

@@ -259,7 +259,12 @@ impl Store {
                 )
                 .map_err(|e| StoreError::db("recording a heartbeat", e))?;
             }
-            crate::audit::append(conn, &self.actor, &run_audit_records(batch))?;
+            crate::audit::append(
+                conn,
+                &self.actor,
+                &run_audit_records(batch),
+                Some(&self.audit_head),
+            )?;
             Ok(seq)
         })
     }

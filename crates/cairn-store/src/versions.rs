@@ -462,6 +462,7 @@ impl Store {
                         "derived": derived,
                     }),
                 )],
+                Some(&self.audit_head),
             )?;
             Ok(DeleteOutcome {
                 deleted: version.label(),

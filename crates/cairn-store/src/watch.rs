@@ -97,9 +97,12 @@ impl Store {
                     interrupt.interrupt();
                 }
             }
-            handle
+            let out = handle
                 .join()
-                .unwrap_or_else(|_| Err(StoreError::Invalid("a worker thread panicked".into())))
+                .unwrap_or_else(|_| Err(StoreError::Invalid("a worker thread panicked".into())));
+            // The worker's connection may have appended to the audit log.
+            self.forget_audit_head();
+            out
         })
     }
 }
