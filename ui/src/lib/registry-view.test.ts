@@ -88,6 +88,8 @@ describe('gate check facts in the window\'s language', () => {
   it('says why a metric fails in English and in Chinese, with the numbers of the report', () => {
     const d = checkPhrases(metric).detail!;
     expect(translate('en', d.key, d.params)).toBe(metric.detail);
+    const th = checkPhrases(metric).threshold!;
+    expect(translate('en', th.key, th.params)).toBe("≥ 0.992301 (v1's 0.982301 + 0.01)");
     expect(translate('zh-CN', d.key, d.params)).toBe('test_accuracy = 0.982301，未比 v1 的 0.982301 提升 0.01（需要 ≥ 0.992301）');
   });
   it('counts approvals and names why one did not count', () => {

@@ -98,7 +98,8 @@ export function checkPhrases(c: GateCheck): { value: Phrase | null; threshold: P
   const cmp = f.greater_is_better === false ? '≤' : '≥';
   const change = f.relative ? `${gateNumber((f.min_change ?? 0) * 100)}%` : n(f.min_change);
   const p = (key: string, params: Record<string, string> = {}): Phrase => ({ key: `models.facts.${key}`, params });
-  const metric = { metric: f.metric ?? '', value: n(f.value), bound: n(f.bound), cmp, change, version: String(f.baseline_version ?? ''), baseline: n(f.baseline) };
+  const sign = f.greater_is_better === false ? '−' : '+';
+  const metric = { metric: f.metric ?? '', value: n(f.value), bound: n(f.bound), cmp, sign, change, version: String(f.baseline_version ?? ''), baseline: n(f.baseline) };
   switch (f.code) {
     case 'below_bound':
       return { value: null, threshold: null, detail: p('below_bound', metric) };
