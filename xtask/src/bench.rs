@@ -28,6 +28,7 @@ const SECTION: &str = "## Ingest and profile";
 const USAGE: &str =
     "usage: cargo xtask bench ingest [--size-gb 1.0] [--runs 3] [--pandas-runs N] [--keep]";
 
+mod audit;
 mod tracking;
 mod train;
 
@@ -36,8 +37,14 @@ pub fn main(args: &[String]) -> Result<()> {
         Some("ingest") => ingest(&IngestArgs::parse(&args[1..])?),
         Some("train") => train::main(&args[1..]),
         Some("tracking") => tracking::main(&args[1..]),
+        Some("audit") => audit::main(&args[1..]),
         _ => {
-            eprintln!("{USAGE}\n{}\n{}", train::USAGE, tracking::USAGE);
+            eprintln!(
+                "{USAGE}\n{}\n{}\n{}",
+                train::USAGE,
+                tracking::USAGE,
+                audit::USAGE
+            );
             bail!("unknown benchmark")
         }
     }

@@ -125,11 +125,11 @@ impl EntryParts<'_> {
 /// The canonical JSON of an entry's hashed fields (keys in sorted order).
 fn entry_message(e: &EntryParts<'_>, out: &mut String) {
     out.push_str("{\"action\":");
-    push_json_string(out, &e.action);
+    push_json_string(out, e.action);
     out.push_str(",\"actor\":");
-    push_json_string(out, &e.actor);
+    push_json_string(out, e.actor);
     out.push_str(",\"at\":");
-    push_json_string(out, &e.at);
+    push_json_string(out, e.at);
     out.push_str(",\"key\":");
     match e.key {
         Some(k) => push_json_string(out, k),
@@ -142,7 +142,7 @@ fn entry_message(e: &EntryParts<'_>, out: &mut String) {
     out.push_str(",\"seq\":");
     out.push_str(&e.seq.to_string());
     out.push_str(",\"subject\":");
-    push_json_string(out, &e.subject);
+    push_json_string(out, e.subject);
     out.push('}');
 }
 

@@ -169,7 +169,7 @@ fn points_file(dir: &Path) -> Result<PathBuf> {
     })
 }
 
-fn runs_file(dir: &Path, n: usize) -> Result<PathBuf> {
+pub(super) fn runs_file(dir: &Path, n: usize) -> Result<PathBuf> {
     ensure_lines(dir, &format!("runs-{n}"), |w| {
         let mut rng = Rng(n as u64);
         for i in 0..n {
@@ -182,7 +182,7 @@ fn runs_file(dir: &Path, n: usize) -> Result<PathBuf> {
 // ---------------------------------------------------------------------------------------------
 
 /// `cairn --workspace WS log --json < FILE`, timed start to exit (the shell execs cairn).
-fn cairn_log(cairn: &Path, ws: &Path, lines: &Path, time_file: &Path) -> Result<Sample> {
+pub(super) fn cairn_log(cairn: &Path, ws: &Path, lines: &Path, time_file: &Path) -> Result<Sample> {
     if ws.exists() {
         fs::remove_dir_all(ws).with_context(|| format!("removing {}", ws.display()))?;
     }
