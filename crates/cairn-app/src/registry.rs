@@ -1033,7 +1033,6 @@ impl Workspace {
         if opts.dry_run {
             return Ok(outcome);
         }
-        let report_json = serde_json::to_string(&report).expect("a report serialises");
         let at = cairn_core::now_rfc3339();
         let subject = format!("model:{}@{alias}", row.name);
         if !passed && !opts.force {
@@ -1042,13 +1041,7 @@ impl Workspace {
                 .chain((!approvals.passed).then_some(&approvals))
                 .collect();
             self.store.atomically(|tx| {
-                if tx.insert_gate_report(&sha, &row.name, row.version, alias, &report_json, &at)? {
-                    tx.audit(&[Record::new(
-                        "registry.gate_report",
-                        model_subject(&row.name, row.version),
-                        json!({"alias": alias, "sha256": sha, "passed": false}),
-                    )])?;
-                }
+                store_gate_report(tx, &row, alias, &sha, &report, &at)?;
                 tx.audit(&[Record::new(
                     "registry.promotion_refused",
                     subject.clone(),
@@ -1106,13 +1099,7 @@ impl Workspace {
             gate_report_sha256: Some(sha.clone()),
         };
         self.store.atomically(|tx| {
-            if tx.insert_gate_report(&sha, &row.name, row.version, alias, &report_json, &at)? {
-                tx.audit(&[Record::new(
-                    "registry.gate_report",
-                    model_subject(&row.name, row.version),
-                    json!({"alias": alias, "sha256": sha, "passed": report.passed}),
-                )])?;
-            }
+            store_gate_report(tx, &row, alias, &sha, &report, &at)?;
             tx.move_alias(&m)?;
             tx.audit(&[Record::new(
                 "registry.alias_move",
@@ -1233,7 +1220,6 @@ impl Workspace {
             public_key: public.to_hex(),
             fingerprint: fp.clone(),
         };
-        let report_json = serde_json::to_string(&report).expect("a report serialises");
         let stored = ApprovalRow {
             name: row.name.clone(),
             version: row.version,
@@ -1244,13 +1230,7 @@ impl Workspace {
             at: at.clone(),
         };
         self.store.atomically(|tx| {
-            if tx.insert_gate_report(&sha, &row.name, row.version, alias, &report_json, &at)? {
-                tx.audit(&[Record::new(
-                    "registry.gate_report",
-                    model_subject(&row.name, row.version),
-                    json!({"alias": alias, "sha256": sha, "passed": report.passed}),
-                )])?;
-            }
+            store_gate_report(tx, &row, alias, &sha, &report, &at)?;
             tx.insert_approval(&stored)?;
             tx.audit(&[Record::new(
                 "registry.approve",
@@ -1388,6 +1368,26 @@ impl Workspace {
         }
         Ok(out)
     }
+}
+
+/// Stores a gate report under its hash (once) with its audit entry, inside `tx`.
+fn store_gate_report(
+    tx: &cairn_store::Tx<'_>,
+    row: &ModelVersionRow,
+    alias: &str,
+    sha: &str,
+    report: &GateReport,
+    at: &str,
+) -> cairn_store::Result<()> {
+    let json = serde_json::to_string(report).expect("a report serialises");
+    if tx.insert_gate_report(sha, &row.name, row.version, alias, &json, at)? {
+        tx.audit(&[Record::new(
+            "registry.gate_report",
+            model_subject(&row.name, row.version),
+            json!({"alias": alias, "sha256": sha, "passed": report.passed}),
+        )])?;
+    }
+    Ok(())
 }
 
 /// The trusted public keys of an alias policy; an entry that is not a key is named.
