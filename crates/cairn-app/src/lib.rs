@@ -19,6 +19,7 @@ mod jobs;
 pub mod json;
 mod keys;
 mod lineage;
+mod loadtest;
 mod lock;
 mod log;
 mod log_stream;
@@ -29,8 +30,10 @@ mod process;
 mod registry;
 mod registry_view;
 mod search;
+mod serving;
 mod sysmetrics;
 mod train;
+mod validation;
 mod workspace;
 
 pub use audit::{AuditReport, CheckpointStatus, os_user};
@@ -51,6 +54,7 @@ pub use cairn_core::{ColumnOverride, DataType, FileFormat, ImportOptions, TextEn
 pub use cairn_core::{
     DatasetVersion, ParamValue, Progress, ProgressObserver, Run, RunStatus, Step, parse_key_value,
 };
+pub use cairn_serve::{ExtraPolicy, Policy as ServePolicy, RangePolicy};
 pub use cairn_store::AliasMove;
 pub use cairn_store::{ImportOutcome, Page};
 pub use cairn_train::devices::{DeviceReport, discover as discover_devices};
@@ -62,6 +66,7 @@ pub use failpoint::FAILPOINT_VAR;
 pub use jobs::{JobContext, JobInfo, JobKind, JobListener, JobOutcome, JobState, Jobs};
 pub use keys::{KeyPairSummary, new_key_pair, read_public_key, read_secret_key};
 pub use lineage::{LineageEdge, LineageGraph, LineageNode};
+pub use loadtest::{LoadTestOptions, LoadTestOutcome, PhaseShare};
 pub use lock::{LockHolder, NOTICE_AFTER, WaitNotice};
 pub use log::{LogOptions, LogSession, OnLanded, RunLogger, RunOutcome, RunStart};
 pub use log_stream::{LineError, LogEvent, LogStream, MAX_LINE_BYTES, parse_line};
@@ -74,8 +79,12 @@ pub use registry::{
 };
 pub use registry_view::{AliasMoveView, ModelPage, StoredGateReport, VersionEvidence};
 pub use search::{ATTRIBUTES, DATASET_KEYS, SearchOutcome, parse_query};
+pub use serving::{
+    RecentRequest, ServeEvent, ServeOptions, ServeStatus, ServedArm, ServedName, Serving,
+};
 pub use sysmetrics::{SystemSample, SystemSampler};
 pub use train::{RunEvaluation, TrainRequest};
+pub use validation::{CaseOutcome, ValidationCase};
 pub use workspace::{
     DEFAULT_TURN_TIMEOUT, RunDetail, Workspace, WorkspaceDir, default_workspace_dir,
 };

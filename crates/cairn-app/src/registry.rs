@@ -153,10 +153,9 @@ fn model_subject(name: &str, version: u32) -> String {
 }
 
 /// The kinds of evidence later gates read from `evidence` (filled by eval, drift, loadtest).
-const EVIDENCE_HINTS: [(&str, &str); 3] = [
+const EVIDENCE_HINTS: [(&str, &str); 2] = [
     ("worst_slice", "`cairn eval NAME@N --data REF --slice COL`"),
     ("drift", "`cairn drift NAME@N CURRENT`"),
-    ("latency", "`cairn loadtest` against `cairn serve NAME@N`"),
 ];
 
 impl Workspace {
@@ -811,6 +810,50 @@ impl Workspace {
                 detail,
             });
         }
+        if let Some(l) = &p.latency {
+            let threshold = format!("p99 ≤ {} ms", l.p99_ms);
+            let hint = "cairn loadtest NAME@N --rate R --duration D";
+            let check = match self
+                .store
+                .latest_evidence(&row.name, row.version, "latency")?
+            {
+                None => GateCheck {
+                    check: "latency".into(),
+                    value: None,
+                    threshold,
+                    passed: false,
+                    detail: format!(
+                        "no load test is recorded for {}@{}; run `cairn loadtest {}@{} --rate R --duration D`",
+                        row.name, row.version, row.name, row.version
+                    ),
+                    facts: CheckFacts {
+                        command: Some(hint.into()),
+                        ..CheckFacts::code("evidence_missing")
+                    },
+                },
+                Some((json, at)) => {
+                    let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+                    let p99_ms = v["report"]["corrected"]["p99"].as_f64().map(|us| us / 1e3);
+                    let rate = v["report"]["rate"].as_f64().unwrap_or(0.0);
+                    let passed = p99_ms.is_some_and(|x| x <= l.p99_ms);
+                    GateCheck {
+                        check: "latency".into(),
+                        value: p99_ms.map(|x| format!("{x:.3} ms")),
+                        threshold,
+                        passed,
+                        detail: format!(
+                            "the load test of {at} at {rate} requests/s measured a corrected p99 of {}",
+                            p99_ms.map_or("nothing".into(), |x| format!("{x:.3} ms"))
+                        ),
+                        facts: CheckFacts {
+                            command: (!passed).then(|| hint.to_string()),
+                            ..CheckFacts::code(if passed { "ok" } else { "latency_over" })
+                        },
+                    }
+                }
+            };
+            checks.push(check);
+        }
         let evidence_gates: Vec<(&str, String, bool)> = [
             (
                 "worst_slice",
@@ -827,14 +870,6 @@ impl Workspace {
                     .map(|d| format!("drifted share ≤ {}", d.max_drift_share))
                     .unwrap_or_default(),
                 p.drift.is_some(),
-            ),
-            (
-                "latency",
-                p.latency
-                    .as_ref()
-                    .map(|l| format!("p99 ≤ {} ms", l.p99_ms))
-                    .unwrap_or_default(),
-                p.latency.is_some(),
             ),
         ]
         .into_iter()
@@ -1414,7 +1449,7 @@ fn trusted_keys(
 /// The input signature: each feature column with its type, training range, categories and
 /// whether nulls were seen (from the sketch of the training data; from the preprocessing alone
 /// when the data is not here).
-fn signature(
+pub(crate) fn signature(
     pre: Option<&cairn_train::Preprocessor>,
     sketch: Option<&ReferenceSketch>,
     version: Option<&cairn_core::DatasetVersion>,

@@ -183,6 +183,18 @@ pub(crate) fn declarations(cfg: &ts_rs::Config) -> Vec<String> {
         audit::ChainBreak::decl(cfg),
         crate::CheckpointStatus::decl(cfg),
         crate::AuditReport::decl(cfg),
+        crate::ServedArm::decl(cfg),
+        crate::ServedName::decl(cfg),
+        crate::ServeEvent::decl(cfg),
+        crate::ServeStatus::decl(cfg),
+        crate::RecentRequest::decl(cfg),
+        crate::PhaseShare::decl(cfg),
+        crate::LoadTestOutcome::decl(cfg),
+        cairn_serve::loadtest::LoadReport::decl(cfg),
+        cairn_serve::loadtest::Percentiles::decl(cfg),
+        cairn_serve::loadtest::Second::decl(cfg),
+        cairn_serve::loadtest::Bar::decl(cfg),
+        cairn_serve::loadtest::ObjectiveResult::decl(cfg),
     ]
 }
 

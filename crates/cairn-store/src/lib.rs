@@ -17,6 +17,7 @@ mod migrate;
 mod profile;
 mod quality;
 mod registry;
+mod requests;
 mod runs;
 mod sketch;
 mod split;
@@ -35,6 +36,7 @@ pub use migrate::SCHEMA_VERSION;
 pub use registry::{
     AliasMove, ApprovalRow, ModelVersionRow, NewModelVersion, RegisteredModelRow, Tx,
 };
+pub use requests::{RequestFilter, RequestRow};
 pub use runs::{LiveRun, NewRun, PointChange, RunChanges};
 pub use versions::{DeleteOutcome, Page};
 

@@ -181,6 +181,27 @@ const MIGRATIONS: &[&str] = &[
         created_at VARCHAR NOT NULL
     );
     "#,
+    // 6: the request log of `cairn serve` (docs/serving.md), appended in batches.
+    r#"
+    CREATE TABLE serve_requests (
+        server VARCHAR NOT NULL,
+        ts VARCHAR NOT NULL,
+        request_id VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        version INTEGER NOT NULL,
+        arm VARCHAR NOT NULL,
+        route VARCHAR NOT NULL,
+        shadow BOOLEAN NOT NULL,
+        status INTEGER NOT NULL,
+        latency_us BIGINT NOT NULL,
+        outcome VARCHAR NOT NULL,
+        problems_json VARCHAR NOT NULL,
+        rows INTEGER NOT NULL,
+        inputs_json VARCHAR,
+        inputs_sha256 VARCHAR NOT NULL,
+        prediction_json VARCHAR
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

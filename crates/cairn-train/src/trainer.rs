@@ -667,6 +667,15 @@ impl LoadedModel {
 
     /// Predictions for every row of `frame` (the same transform as in training).
     pub fn predict(&self, frame: &Frame) -> Result<Predictions> {
+        Ok(self.predict_timed(frame)?.0)
+    }
+
+    /// [`LoadedModel::predict`], with the time of the preprocessing and of the network.
+    pub fn predict_timed(
+        &self,
+        frame: &Frame,
+    ) -> Result<(Predictions, std::time::Duration, std::time::Duration)> {
+        let t = std::time::Instant::now();
         let rows: Vec<usize> = (0..frame.rows()).collect();
         let n = self.preprocessor.n_features();
         let x = Tensor::from_vec(
@@ -674,6 +683,9 @@ impl LoadedModel {
             (rows.len(), n),
             &self.device,
         )?;
-        predict_tensor(&self.net, &self.preprocessor, &x)
+        let pre = t.elapsed();
+        let t = std::time::Instant::now();
+        let p = predict_tensor(&self.net, &self.preprocessor, &x)?;
+        Ok((p, pre, t.elapsed()))
     }
 }

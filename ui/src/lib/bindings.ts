@@ -608,3 +608,88 @@ export type ChainBreak = {
 seq: number, reason: string, };
 export type CheckpointStatus = { size: number, head: string, at: string, fingerprint: string, valid: boolean, problem: string | null, };
 export type AuditReport = { ok: boolean, entries: number, head: string, first_bad: ChainBreak | null, checkpoints: Array<CheckpointStatus>, };
+export type ServedArm = { 
+/**
+ * The alias it follows, or `v3`.
+ */
+label: string, version: number, source: string, 
+/**
+ * Its share of traffic in percent (of the model's routed requests).
+ */
+weight: number, shadow: boolean, };
+export type ServedName = { name: string, arms: Array<ServedArm>, 
+/**
+ * `/v2/models/NAME/infer` and friends.
+ */
+infer_url: string, curl: string, };
+export type ServeEvent = { "kind": "swapped", model: string, alias: string, from: number, to: number, } | { "kind": "flushed", rows: number, total: number, } | { "kind": "trouble", message: string, };
+export type ServeStatus = { server: string, url: string, models: Array<ServedName>, requests: number, errors: number, 
+/**
+ * Answers per second over the last 5 seconds.
+ */
+rate: number, 
+/**
+ * Latency of the answers of the last 5 seconds, milliseconds.
+ */
+p50_ms: number | null, p99_ms: number | null, 
+/**
+ * Request-log rows written so far, and dropped because the log fell behind.
+ */
+logged: number, dropped: number, recent: Array<RecentRequest>, swaps: Array<ServeEvent>, };
+export type RecentRequest = { ts: string, model: string, version: number, arm: string, route: string, shadow: boolean, status: number, latency_ms: number, outcome: string, problems: Array<string>, };
+export type PhaseShare = { phase: string, mean_us: number, 
+/**
+ * Of the five phases' total.
+ */
+share: number, };
+export type LoadTestOutcome = { report: LoadReport, slo: Array<ObjectiveResult>, slo_passed: boolean, profile: Array<PhaseShare>, 
+/**
+ * `NAME@N` the report was stored on as `latency` evidence.
+ */
+recorded_on: string | null, 
+/**
+ * The model version that answered, when known.
+ */
+model: string | null, };
+export type LoadReport = { format_version: number, target: string, rate: number, duration_s: number, connections: number, 
+/**
+ * Requests scheduled (`rate × duration`).
+ */
+scheduled: number, sent: number, completed: number, 
+/**
+ * Answers with a status below 400.
+ */
+ok: number, 
+/**
+ * Errors by status code, `timeout` or `connect`, and `not_sent` (scheduled requests the
+ * test ended before sending: the server had fallen that far behind).
+ */
+errors: { [key in string]: number }, 
+/**
+ * Completed answers per second of the test.
+ */
+throughput: number, elapsed_s: number, 
+/**
+ * From the intended send time (coordinated omission corrected).
+ */
+corrected: Percentiles, 
+/**
+ * From the actual send time (what a closed-loop tester reports).
+ */
+uncorrected: Percentiles, timeline: Array<Second>, histogram: Array<Bar>, };
+export type Percentiles = { p50: number, p90: number, p95: number, p99: number, p999: number, max: number, mean: number, };
+export type Second = { second: number, requests: number, errors: number, 
+/**
+ * Corrected, microseconds.
+ */
+p50: number, p99: number, };
+export type Bar = { 
+/**
+ * Upper bound, microseconds.
+ */
+le: number, count: number, };
+export type ObjectiveResult = { objective: string, 
+/**
+ * The measured value, in the objective's unit (ms, or % for errors).
+ */
+value: number, passed: boolean, };

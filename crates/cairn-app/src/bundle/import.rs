@@ -129,6 +129,11 @@ impl VerifiedBundle {
     pub fn run_id(&self) -> &str {
         self.run_id.as_str()
     }
+
+    /// The bundled run's name.
+    pub fn run_name(&self) -> &str {
+        &self.run.name
+    }
 }
 
 fn invalid_entry(shown: &str, entry: &str, why: impl std::fmt::Display) -> AppError {
