@@ -77,6 +77,7 @@ fn parse_csv(body: &[u8]) -> Result<Table, ServeError> {
     })?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
+        .flexible(true)
         .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
