@@ -54,6 +54,7 @@ pub use cairn_core::{ColumnOverride, DataType, FileFormat, ImportOptions, TextEn
 pub use cairn_core::{
     DatasetVersion, ParamValue, Progress, ProgressObserver, Run, RunStatus, Step, parse_key_value,
 };
+pub use cairn_serve::loadtest::{LoadReport, Percentiles as LoadPercentiles};
 pub use cairn_serve::{ExtraPolicy, Policy as ServePolicy, RangePolicy};
 pub use cairn_store::AliasMove;
 pub use cairn_store::{ImportOutcome, Page};

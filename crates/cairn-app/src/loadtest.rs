@@ -178,7 +178,14 @@ impl WorkspaceDir {
             if target.starts_with("http://") || target.starts_with("https://") {
                 let (addr, path) = loadtest::parse_url(target).map_err(AppError::invalid)?;
                 let inputs = remote_inputs(addr, &path, opts.token.as_deref());
-                (addr, path, inputs, opts.record.clone(), None)
+                // Without a body, rows of the recorded version's training data.
+                let data = match (&opts.record, &opts.body, &opts.from_data) {
+                    (Some(v), None, None) => self.turn("loadtest: reading the model", |ws| {
+                        Ok(ws.model_version(v)?.record.data)
+                    })?,
+                    _ => None,
+                };
+                (addr, path, inputs, opts.record.clone(), data)
             } else {
                 let s = self.serve(
                     &[target.to_string()],

@@ -10,6 +10,7 @@ mod output;
 mod progress;
 mod registry;
 mod search;
+mod serve;
 
 use anyhow::Result;
 use cairn_app::{AppError, JobKind, Jobs, Workspace, WorkspaceDir};
@@ -92,6 +93,12 @@ enum Command {
     /// Export runs to other tools (MLflow).
     #[command(subcommand)]
     Export(export::ExportCommand),
+    /// Serve models over HTTP on 127.0.0.1: KServe v2, MLflow scoring, Prometheus metrics.
+    Serve(serve::ServeArgs),
+    /// Load-test a served model at a constant rate, latency corrected for coordinated omission.
+    Loadtest(serve::LoadTestArgs),
+    /// Try a model on in-range, out-of-range, missing, boundary, null and unseen inputs.
+    Validate(serve::ValidateArgs),
     /// Walk the lifecycle on the bundled sample data: import, train, search, bundle, verify.
     Demo,
 }
@@ -324,6 +331,9 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
                 &ws.info()?,
             )?;
         }
+        Command::Serve(args) => return serve::serve(cli, out, args),
+        Command::Loadtest(args) => return serve::loadtest(cli, out, args),
+        Command::Validate(args) => return serve::validate(cli, out, args),
         Command::Demo => {
             let dir = match &cli.workspace {
                 Some(dir) => dir.clone(),
