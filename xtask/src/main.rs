@@ -177,6 +177,23 @@ const RULES: &[(&str, &[&str])] = &[
             "clap",
         ],
     ),
+    // The server: the nouns of cairn-core and its HTTP stack; no storage or training engine.
+    (
+        "cairn-serve",
+        &[
+            "cairn-store",
+            "cairn-train",
+            "cairn-search",
+            "cairn-bundle",
+            "cairn-app",
+            "duckdb",
+            "candle-core",
+            "tantivy",
+            "tauri",
+            "zip",
+            "clap",
+        ],
+    ),
     ("cairn-app", &["tauri", "clap"]),
     ("cairn-cli", &["tauri"]),
     ("cairn-desktop", &["clap"]),
