@@ -279,3 +279,117 @@ fn serve_refuses_what_it_cannot_do_safely() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--duration"));
 }
+
+/// The sum of a Prometheus counter's samples whose labels include every one of `labels`.
+fn counter(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter(|l| labels.iter().all(|want| l.contains(want)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn metrics(port: u16) -> String {
+    match http(port, "GET", "/metrics", "text/plain", b"").1 {
+        Value::String(s) => s,
+        v => panic!("metrics are not text: {v}"),
+    }
+}
+
+#[test]
+fn ab_split_over_ten_thousand_requests_and_shadow() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    ok(&cairn(
+        &ws,
+        &["data", "import", sample("iris.csv").to_str().unwrap()],
+    ));
+    for name in ["a", "b"] {
+        ok(&cairn(
+            &ws,
+            &[
+                "train",
+                "--data",
+                "iris@1",
+                "--target",
+                "target",
+                "--model",
+                "logistic",
+                "--name",
+                name,
+                "--param",
+                "epochs=50",
+            ],
+        ));
+        ok(&cairn(
+            &ws,
+            &["registry", "register", name, "--name", "iris"],
+        ));
+    }
+
+    // 90/10 over 10,000 requests: each arm's share within one point of its weight.
+    let (mut server, port) = serve(&ws, &["iris@1", "iris@2", "--route", "v1=90,v2=10"]);
+    let url = format!("http://127.0.0.1:{port}/v2/models/iris/infer");
+    let report = json(&cairn(
+        &ws,
+        &[
+            "loadtest",
+            &url,
+            "--rate",
+            "1000",
+            "--duration",
+            "10s",
+            "--from-data",
+            "iris@1",
+            "--json",
+        ],
+    ));
+    assert_eq!(
+        report["report"]["ok"], 10_000,
+        "{}",
+        report["report"]["errors"]
+    );
+    let text = metrics(port);
+    let v1 = counter(
+        &text,
+        "cairn_requests_total",
+        &["version=\"1\"", "code=\"200\""],
+    );
+    let v2 = counter(
+        &text,
+        "cairn_requests_total",
+        &["version=\"2\"", "code=\"200\""],
+    );
+    assert_eq!(v1 + v2, 10_000.0, "{text}");
+    let share = v2 / (v1 + v2) * 100.0;
+    assert!((share - 10.0).abs() <= 1.0, "challenger share {share:.2}%");
+    kill_hard(&mut server);
+
+    // Shadow: the client gets the primary's answers; the shadow answers every request too.
+    let (mut server, port) = serve(&ws, &["iris@1", "iris@2", "--shadow", "v2"]);
+    for _ in 0..20 {
+        let (status, k) = http(
+            port,
+            "POST",
+            "/v2/models/iris/infer",
+            "application/json",
+            &kserve([6.3, 2.8, 5.1, 1.5]),
+        );
+        assert_eq!(status, 200, "{k}");
+        assert_eq!(k["model_version"], "1", "{k}");
+    }
+    let mut shadowed = 0.0;
+    for _ in 0..50 {
+        shadowed = counter(
+            &metrics(port),
+            "cairn_shadow_requests_total",
+            &["model=\"iris\""],
+        );
+        if shadowed >= 20.0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(shadowed, 20.0);
+    kill_hard(&mut server);
+}
