@@ -38,6 +38,9 @@ bash tests/mlflow/run.sh
 step "ONNX interop (every model type: onnxruntime vs Candle within 1e-5; safetensors and zipfile open bundles)"
 bash tests/interop/run.sh
 
+step "serving interop (tritonclient.http JSON and binary, requests with every MLflow format and CSV, vs cairn predict)"
+bash tests/serve/run.sh
+
 step "registry acceptance (gates, signed approvals, alias history, audit tampering via duckdb, kill -9)"
 bash tests/registry/run.sh
 
