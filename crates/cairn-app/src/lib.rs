@@ -58,6 +58,7 @@ pub use cairn_serve::loadtest::{LoadReport, Percentiles as LoadPercentiles};
 pub use cairn_serve::{ExtraPolicy, Policy as ServePolicy, RangePolicy};
 pub use cairn_store::AliasMove;
 pub use cairn_store::{ImportOutcome, Page};
+pub use cairn_store::{RequestFilter, RequestRow};
 pub use cairn_train::devices::{DeviceReport, discover as discover_devices};
 pub use cairn_train::{DeviceChoice, ModelKind, params_for};
 pub use compare::{CompareOptions, HISTORY_FORMAT_VERSION, HistoryFormat};

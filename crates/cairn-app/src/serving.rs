@@ -116,6 +116,11 @@ struct VersionBytes {
 }
 
 impl Workspace {
+    /// The request log of `cairn serve`, newest `filter.limit` rows in time order.
+    pub fn requests(&self, filter: &cairn_store::RequestFilter) -> Result<Vec<RequestRow>> {
+        Ok(self.store.requests(filter)?)
+    }
+
     fn version_bytes(&self, name: &str, version: u32) -> Result<VersionBytes> {
         let row = self.resolve_model(&format!("{name}@{version}"))?;
         self.row_bytes(row)

@@ -97,6 +97,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Load-test a served model at a constant rate, latency corrected for coordinated omission.
     Loadtest(serve::LoadTestArgs),
+    /// The request log of `cairn serve`: every answered request, newest last.
+    Requests(serve::RequestsArgs),
     /// Try a model on in-range, out-of-range, missing, boundary, null and unseen inputs.
     Validate(serve::ValidateArgs),
     /// Walk the lifecycle on the bundled sample data: import, train, search, bundle, verify.
@@ -334,6 +336,7 @@ fn run(cli: &Cli, out: &Output) -> Result<ExitCode, AppError> {
         Command::Serve(args) => return serve::serve(cli, out, args),
         Command::Loadtest(args) => return serve::loadtest(cli, out, args),
         Command::Validate(args) => return serve::validate(cli, out, args),
+        Command::Requests(args) => return serve::requests(cli, out, args),
         Command::Demo => {
             let dir = match &cli.workspace {
                 Some(dir) => dir.clone(),

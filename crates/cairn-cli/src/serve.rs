@@ -433,3 +433,72 @@ fn compact(v: &serde_json::Value) -> String {
         s
     }
 }
+
+#[derive(Args)]
+pub struct RequestsArgs {
+    /// Only this served model's requests.
+    #[arg(long)]
+    model: Option<String>,
+    /// Only this server session's (as `cairn serve --json` names it).
+    #[arg(long)]
+    server: Option<String>,
+    /// From this time on (RFC 3339, UTC), inclusive.
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Up to this time (RFC 3339, UTC), inclusive.
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Also the shadow's answers.
+    #[arg(long)]
+    shadow: bool,
+    /// The newest N requests.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+}
+
+pub fn requests(cli: &Cli, out: &Output, a: &RequestsArgs) -> Result<ExitCode, AppError> {
+    let filter = cairn_app::RequestFilter {
+        model: a.model.clone(),
+        server: a.server.clone(),
+        since: a.since.clone(),
+        until: a.until.clone(),
+        include_shadow: a.shadow,
+        limit: Some(a.limit),
+    };
+    let rows = crate::open(cli, "reading the request log")?.requests(&filter)?;
+    if out.is_json() {
+        out.json(&rows)?;
+    } else if rows.is_empty() {
+        println!("no requests logged (cairn serve writes them)");
+    } else {
+        let t: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.ts.clone(),
+                    format!("{}@{}", r.model, r.version),
+                    r.arm.clone() + if r.shadow { " (shadow)" } else { "" },
+                    r.route.clone(),
+                    r.status.to_string(),
+                    r.outcome.clone(),
+                    us(r.latency_us),
+                    r.rows.to_string(),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "time",
+                "model",
+                "arm",
+                "route",
+                "status",
+                "validation",
+                "latency",
+                "rows",
+            ],
+            &t,
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -251,6 +251,40 @@ fn serve_validate_hot_swap_and_kill() {
     );
     ok(&cairn(&ws, &["registry", "show", "iris@1"]));
     ok(&cairn(&ws, &["runs", "list"]));
+    // The request log holds every batch flushed before the kill (the last one was 1.5 s
+    // before it): each load-test request, answered by version 1 and then by version 2.
+    let log = json(&cairn(
+        &ws,
+        &["requests", "--model", "iris", "--limit", "100000", "--json"],
+    ));
+    let log = log.as_array().unwrap();
+    let kserve_ok: Vec<&Value> = log
+        .iter()
+        .filter(|r| r["route"] == "kserve" && r["status"] == 200)
+        .collect();
+    assert!(
+        kserve_ok.len() >= 1501,
+        "{} kserve answers logged",
+        kserve_ok.len()
+    );
+    let versions: Vec<u64> = kserve_ok
+        .iter()
+        .map(|r| r["version"].as_u64().unwrap())
+        .collect();
+    let switch = versions
+        .iter()
+        .position(|v| *v == 2)
+        .expect("version 2 answered");
+    assert!(switch > 1, "version 1 answered first");
+    assert!(
+        versions[switch..].iter().all(|v| *v == 2),
+        "one switch, 1 → 2"
+    );
+    let rejected = log
+        .iter()
+        .find(|r| r["status"] == 400)
+        .expect("the 400 is logged");
+    assert_eq!(rejected["outcome"], "rejected");
 }
 
 #[test]
