@@ -9,7 +9,7 @@ use crate::ServeError;
 use crate::kserve::{self, HEADER_LENGTH};
 use crate::metrics::{Metrics, PHASES};
 use crate::mlflow;
-use crate::model::{ModelGroup, Predictor, Slot};
+use crate::model::{ModelGroup, ModelInfo, Predictor, Slot};
 use crate::validate::{self, Policy, Problem, Table};
 use axum::Router;
 use axum::body::Body;
@@ -753,97 +753,38 @@ async fn kserve_infer(
             return fail(&s, &name, "kserve", t0, kserve_error(&e), 400);
         }
     };
+    let mut call = Call {
+        s: &s,
+        routed: &routed,
+        name: &name,
+        route: "kserve",
+        rid,
+        t0,
+        error: kserve_error,
+    };
     let tp = Instant::now();
     let mut request = match kserve::parse_request(&body, header_len) {
         Ok(r) => r,
-        Err(e) => {
-            record(
-                &s,
-                Some(&routed),
-                &name,
-                "kserve",
-                rid,
-                e.status,
-                t0.elapsed(),
-                "rejected",
-                &[],
-                &Table::default(),
-                None,
-                false,
-            );
-            return fail(
-                &s,
-                &name,
-                "kserve",
-                t0,
-                with_arm(kserve_error(&e), &routed),
-                e.status,
-            );
-        }
+        Err(e) => return call.refuse(&e, "rejected", &[], &Table::default()),
     };
     let parsed = tp.elapsed();
-    let rid = match &request.id {
-        Some(Value::String(id)) => id.chars().take(128).collect(),
-        _ => rid,
-    };
+    if let Some(Value::String(id)) = &request.id {
+        call.rid = id.chars().take(128).collect();
+    }
     let info = routed.predictor.info().clone();
     let (scored, warnings, validated) =
         match score(&s, routed.predictor.as_ref(), &mut request.table) {
             Ok(x) => x,
             Err((e, problems)) => {
                 let outcome = if e.status == 400 { "rejected" } else { "error" };
-                record(
-                    &s,
-                    Some(&routed),
-                    &name,
-                    "kserve",
-                    rid,
-                    e.status,
-                    t0.elapsed(),
-                    outcome,
-                    &problems,
-                    &request.table,
-                    None,
-                    false,
-                );
-                return fail(
-                    &s,
-                    &name,
-                    "kserve",
-                    t0,
-                    with_arm(kserve_error(&e), &routed),
-                    e.status,
-                );
+                return call.refuse(&e, outcome, &problems, &request.table);
             }
         };
     let ts = Instant::now();
     let rows = request.table.rows;
     let response = match kserve::response(&info, &request, &scored.prediction, rows) {
         Ok(r) => r,
-        Err(e) => {
-            record(
-                &s,
-                Some(&routed),
-                &name,
-                "kserve",
-                rid,
-                e.status,
-                t0.elapsed(),
-                "rejected",
-                &[],
-                &request.table,
-                None,
-                false,
-            );
-            return fail(
-                &s,
-                &name,
-                "kserve",
-                t0,
-                with_arm(kserve_error(&e), &routed),
-                e.status,
-            );
-        }
+        Err(e) => return call.refuse(&e, "rejected", &[], &request.table),
     };
     let (json_part, blob) = response;
     let json_bytes = json_part.to_string().into_bytes();
@@ -865,39 +806,96 @@ async fn kserve_infer(
     };
     let serialised = ts.elapsed();
     r = with_arm(r, &routed);
-    let latency = t0.elapsed();
-    s.metrics.request(
-        &name,
-        &info.version.to_string(),
-        "kserve",
-        200,
-        latency,
-        Some(&[
-            parsed,
-            validated,
-            scored.preprocess,
-            scored.infer,
-            serialised,
-        ]),
-    );
-    let prediction = mlflow::response(&info, &scored.prediction, rows)["predictions"].take();
-    let outcome = if warnings.is_empty() { "ok" } else { "warned" };
-    shadow(&s, &routed, &name, "kserve", &rid, &request.table);
-    record(
-        &s,
-        Some(&routed),
-        &name,
-        "kserve",
-        rid,
-        200,
-        latency,
-        outcome,
-        &warnings,
-        &request.table,
-        Some(prediction),
-        false,
-    );
-    r
+    let phases = [
+        parsed,
+        validated,
+        scored.preprocess,
+        scored.infer,
+        serialised,
+    ];
+    call.answered(r, &info, phases, &warnings, &request.table, || {
+        mlflow::response(&info, &scored.prediction, rows)["predictions"].take()
+    })
+}
+
+/// One routed inference request of either protocol, as its log record and metrics need it.
+struct Call<'a> {
+    s: &'a Arc<Shared>,
+    routed: &'a Routed,
+    name: &'a str,
+    route: &'static str,
+    rid: String,
+    t0: Instant,
+    /// The protocol's error body.
+    error: fn(&ServeError) -> Response,
+}
+
+impl Call<'_> {
+    /// Logs a refused request and answers with the protocol's error, naming the arm.
+    fn refuse(
+        self,
+        e: &ServeError,
+        outcome: &'static str,
+        problems: &[Problem],
+        table: &Table,
+    ) -> Response {
+        record(
+            self.s,
+            Some(self.routed),
+            self.name,
+            self.route,
+            self.rid,
+            e.status,
+            self.t0.elapsed(),
+            outcome,
+            problems,
+            table,
+            None,
+            false,
+        );
+        let r = with_arm((self.error)(e), self.routed);
+        fail(self.s, self.name, self.route, self.t0, r, e.status)
+    }
+
+    /// Counts an answered request with its five phases, sends it to the shadow and logs it
+    /// (the prediction's log form is made after the latency is taken).
+    fn answered(
+        self,
+        r: Response,
+        info: &ModelInfo,
+        phases: [Duration; 5],
+        warnings: &[Problem],
+        table: &Table,
+        prediction: impl FnOnce() -> Value,
+    ) -> Response {
+        let latency = self.t0.elapsed();
+        self.s.metrics.request(
+            self.name,
+            &info.version.to_string(),
+            self.route,
+            200,
+            latency,
+            Some(&phases),
+        );
+        let prediction = prediction();
+        let outcome = if warnings.is_empty() { "ok" } else { "warned" };
+        shadow(self.s, self.routed, self.name, self.route, &self.rid, table);
+        record(
+            self.s,
+            Some(self.routed),
+            self.name,
+            self.route,
+            self.rid,
+            200,
+            latency,
+            outcome,
+            warnings,
+            table,
+            Some(prediction),
+            false,
+        );
+        r
+    }
 }
 
 fn fail(
@@ -944,33 +942,19 @@ async fn mlflow_invocations(State(s): State<Arc<Shared>>, req: Request) -> Respo
         Ok(r) => r,
         Err(e) => return fail(&s, &name, "mlflow", t0, mlflow_error(&e), e.status),
     };
+    let call = Call {
+        s: &s,
+        routed: &routed,
+        name: &name,
+        route: "mlflow",
+        rid,
+        t0,
+        error: mlflow_error,
+    };
     let tp = Instant::now();
     let mut table = match mlflow::parse(&body, format) {
         Ok(t) => t,
-        Err(e) => {
-            record(
-                &s,
-                Some(&routed),
-                &name,
-                "mlflow",
-                rid,
-                e.status,
-                t0.elapsed(),
-                "rejected",
-                &[],
-                &Table::default(),
-                None,
-                false,
-            );
-            return fail(
-                &s,
-                &name,
-                "mlflow",
-                t0,
-                with_arm(mlflow_error(&e), &routed),
-                e.status,
-            );
-        }
+        Err(e) => return call.refuse(&e, "rejected", &[], &Table::default()),
     };
     let parsed = tp.elapsed();
     let info = routed.predictor.info().clone();
@@ -978,66 +962,23 @@ async fn mlflow_invocations(State(s): State<Arc<Shared>>, req: Request) -> Respo
         Ok(x) => x,
         Err((e, problems)) => {
             let outcome = if e.status == 400 { "rejected" } else { "error" };
-            record(
-                &s,
-                Some(&routed),
-                &name,
-                "mlflow",
-                rid,
-                e.status,
-                t0.elapsed(),
-                outcome,
-                &problems,
-                &table,
-                None,
-                false,
-            );
-            return fail(
-                &s,
-                &name,
-                "mlflow",
-                t0,
-                with_arm(mlflow_error(&e), &routed),
-                e.status,
-            );
+            return call.refuse(&e, outcome, &problems, &table);
         }
     };
     let ts = Instant::now();
     let mut answer = mlflow::response(&info, &scored.prediction, table.rows);
     let r = with_arm(json_response(200, &answer), &routed);
     let serialised = ts.elapsed();
-    let latency = t0.elapsed();
-    s.metrics.request(
-        &name,
-        &info.version.to_string(),
-        "mlflow",
-        200,
-        latency,
-        Some(&[
-            parsed,
-            validated,
-            scored.preprocess,
-            scored.infer,
-            serialised,
-        ]),
-    );
-    let outcome = if warnings.is_empty() { "ok" } else { "warned" };
-    shadow(&s, &routed, &name, "mlflow", &rid, &table);
-    record(
-        &s,
-        Some(&routed),
-        &name,
-        "mlflow",
-        rid,
-        200,
-        latency,
-        outcome,
-        &warnings,
-        &table,
-        Some(answer["predictions"].take()),
-        false,
-    );
-    r
+    let phases = [
+        parsed,
+        validated,
+        scored.preprocess,
+        scored.infer,
+        serialised,
+    ];
+    call.answered(r, &info, phases, &warnings, &table, || {
+        answer["predictions"].take()
+    })
 }
 
 /// The phases' names, for reports.
